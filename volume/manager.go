@@ -1,0 +1,305 @@
+// Package volume is dlvm's volume manager: it runs every operation on a volume (create, clone,
+// delete, extend, snapshot) as a durable workflow recorded in the database, drives the dpv agents
+// that own the legs, and records dpv heartbeats. Subpackages hold the pieces it builds on: api
+// (the service layer behind the REST API), rpc (the bus), pool (leg storage on a dpv), agent (the
+// dpv agent's HTTP API and client).
+//
+// Every workflow step is idempotent, so a manager that restarts, or another manager that finds a
+// workflow whose owner stopped heartbeating, simply runs it again from the start of its current
+// step. See README.md for the flows.
+package volume
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/dlvm-project/dlvm/db"
+	"github.com/dlvm-project/dlvm/model"
+	"github.com/dlvm-project/dlvm/volume/rpc"
+)
+
+// Agent is what the manager needs from a dpv agent. Every method is idempotent by leg id.
+type Agent interface {
+	// CreateLeg creates a zeroed leg; an existing leg of the same size is success.
+	CreateLeg(ctx context.Context, id string, size int64) error
+	// CloneLeg makes id a copy of src (leg or snapshot) grown to size; existing id is success.
+	CloneLeg(ctx context.Context, id, src string, size int64) error
+	// SnapshotLeg makes id a point-in-time copy of src; existing id is success.
+	SnapshotLeg(ctx context.Context, id, src string) error
+	// ExtendLeg grows a leg; already large enough is success.
+	ExtendLeg(ctx context.Context, id string, size int64) error
+	// DeleteLeg removes a leg; a missing leg is success.
+	DeleteLeg(ctx context.Context, id string) error
+	// ReadAt reads leg bytes at off.
+	ReadAt(ctx context.Context, id string, p []byte, off int64) (int, error)
+	// WriteAt writes leg bytes at off.
+	WriteAt(ctx context.Context, id string, p []byte, off int64) (int, error)
+}
+
+// Dialer returns the agent client for a dpv.
+type Dialer func(dpv *model.DPV) Agent
+
+// Options configures a manager.
+type Options struct {
+	Host          string        // this manager's name; owner of the workflows it claims
+	SweepInterval time.Duration // how often unfinished workflows are looked at (default 10 s)
+	StaleAfter    time.Duration // a workflow untouched this long may be taken over (default 60 s)
+	MaxAttempts   int           // transient failures before a workflow rolls back (default 5)
+}
+
+// Manager runs workflows. Create one per process with New, then Run.
+type Manager struct {
+	db   *db.DB
+	bus  rpc.Bus
+	dial Dialer
+	opts Options
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	running map[string]bool // workflow ids being run by this process
+}
+
+// New returns a manager; it does nothing until Run.
+func New(d *db.DB, bus rpc.Bus, dial Dialer, opts Options, log *slog.Logger) (*Manager, error) {
+	if opts.Host == "" {
+		return nil, errors.New("volume: Options.Host is required")
+	}
+	if opts.SweepInterval <= 0 {
+		opts.SweepInterval = 10 * time.Second
+	}
+	if opts.StaleAfter <= 0 {
+		opts.StaleAfter = 60 * time.Second
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 5
+	}
+	return &Manager{db: d, bus: bus, dial: dial, opts: opts, log: log, running: map[string]bool{}}, nil
+}
+
+// Run subscribes to the volume topic, resumes this host's unfinished workflows, and sweeps
+// periodically until ctx ends.
+func (m *Manager) Run(ctx context.Context) error {
+	if err := m.bus.Subscribe(ctx, rpc.TopicVolume, m.handle); err != nil {
+		return fmt.Errorf("volume: subscribe: %w", err)
+	}
+	m.Sweep(ctx, true)
+	t := time.NewTicker(m.opts.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			m.waitIdle()
+			return nil
+		case <-t.C:
+			m.Sweep(ctx, false)
+		}
+	}
+}
+
+func (m *Manager) waitIdle() {
+	for i := 0; i < 300; i++ {
+		m.mu.Lock()
+		n := len(m.running)
+		m.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (m *Manager) handle(ctx context.Context, method string, args json.RawMessage) error {
+	switch method {
+	case rpc.MethodRunWorkflow:
+		var ref rpc.WorkflowRef
+		if err := json.Unmarshal(args, &ref); err != nil {
+			return fmt.Errorf("volume: bad run_workflow args: %w", err)
+		}
+		return m.RunWorkflow(ctx, ref.WorkflowID)
+	case rpc.MethodDPVHeartbeat:
+		var hb rpc.DPVHeartbeat
+		if err := json.Unmarshal(args, &hb); err != nil {
+			return fmt.Errorf("volume: bad heartbeat: %w", err)
+		}
+		return m.RecordHeartbeat(ctx, hb)
+	}
+	return fmt.Errorf("volume: unknown method %q", method)
+}
+
+// RecordHeartbeat stores a dpv's report (state up, capacity, heartbeat time).
+func (m *Manager) RecordHeartbeat(ctx context.Context, hb rpc.DPVHeartbeat) error {
+	id := hb.ID
+	if id == "" {
+		id = hb.Name
+	}
+	old, err := m.db.Store().GetDPV(ctx, id)
+	state := "up"
+	created := time.Now().UTC()
+	if err == nil {
+		created = old.CreatedAt
+		if old.State == "draining" {
+			state = old.State
+		}
+	} else if !errors.Is(err, model.ErrNotFound) {
+		return err
+	}
+	return m.db.Store().UpsertDPV(ctx, &model.DPV{
+		ID: id, Name: hb.Name, DVGID: hb.DVG, URL: hb.URL, Location: hb.Location,
+		PoolType: hb.PoolType, TargetPortal: hb.TargetPortal, TotalBytes: hb.TotalBytes,
+		FreeBytes: hb.FreeBytes, State: state, HeartbeatAt: time.Now().UTC(), CreatedAt: created,
+	})
+}
+
+// Sweep looks at every unfinished workflow: pending ones older than a sweep interval are cast to
+// the scheduler again (a lost message heals); scheduled or running ones that are unowned, owned
+// by this host (resume after restart, when startup is true) or stale are run.
+func (m *Manager) Sweep(ctx context.Context, startup bool) {
+	wfs, err := m.db.Store().ListUnfinishedWorkflows(ctx)
+	if err != nil {
+		m.log.Error("sweep: list workflows", "err", err)
+		return
+	}
+	now := time.Now()
+	for _, w := range wfs {
+		age := now.Sub(w.UpdatedAt)
+		switch {
+		case w.State == model.WfPending:
+			if age >= m.opts.SweepInterval || startup {
+				_ = m.bus.Cast(ctx, rpc.TopicScheduler, rpc.MethodSchedule, rpc.WorkflowRef{WorkflowID: w.ID})
+			}
+		case w.Owner == "" || (w.Owner == m.opts.Host && (startup || age >= m.opts.SweepInterval)) || age >= m.opts.StaleAfter:
+			go func(id string) {
+				if err := m.RunWorkflow(context.WithoutCancel(ctx), id); err != nil {
+					m.log.Warn("sweep: workflow", "workflow_id", id, "err", err)
+				}
+			}(w.ID)
+		}
+	}
+}
+
+// RunWorkflow claims and runs one workflow to its end. Safe to call again for the same id, from
+// this or another manager: a workflow already being run here, owned elsewhere and fresh, or
+// finished, is left alone.
+func (m *Manager) RunWorkflow(ctx context.Context, id string) error {
+	m.mu.Lock()
+	if m.running[id] {
+		m.mu.Unlock()
+		return nil
+	}
+	m.running[id] = true
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		delete(m.running, id)
+		m.mu.Unlock()
+	}()
+
+	st := m.db.Store()
+	w, err := st.GetWorkflow(ctx, id)
+	if err != nil {
+		return err
+	}
+	if w.State == model.WfDone || w.State == model.WfFailed {
+		return nil
+	}
+	if w.State == model.WfPending {
+		// Not placed yet: that is the scheduler's step.
+		return m.bus.Cast(ctx, rpc.TopicScheduler, rpc.MethodSchedule, rpc.WorkflowRef{WorkflowID: id})
+	}
+	ok, err := st.ClaimWorkflow(ctx, id, m.opts.Host, time.Now().Add(-m.opts.StaleAfter))
+	if err != nil || !ok {
+		return err
+	}
+	if w, err = st.GetWorkflow(ctx, id); err != nil {
+		return err
+	}
+	w.Owner = m.opts.Host
+	w.State = model.WfRunning
+	w.Attempts++
+	if err := st.UpdateWorkflow(ctx, w); err != nil {
+		return err
+	}
+	log := m.log.With("workflow_id", w.ID, "kind", w.Kind, "volume_id", w.VolumeID, "snapshot_id", w.SnapshotID)
+	log.Info("workflow start", "attempt", w.Attempts, "step", w.Step)
+
+	run := m.steps(w)
+	if run == nil {
+		return m.finish(ctx, w, model.WfFailed, "unknown workflow kind "+w.Kind)
+	}
+	err = run(ctx, w, log)
+	switch {
+	case err == nil:
+		log.Info("workflow done")
+		return nil
+	case isTransient(err) && w.Attempts < m.opts.MaxAttempts:
+		// Leave it running and owned; the sweeper retries after SweepInterval.
+		log.Warn("workflow step failed, will retry", "err", err)
+		w.Error = model.UserMessage(err)
+		return st.UpdateWorkflow(ctx, w)
+	default:
+		log.Error("workflow failed, rolling back", "err", err)
+		if rerr := m.rollback(ctx, w, err, log); rerr != nil {
+			log.Error("rollback failed; the sweeper will retry", "err", rerr)
+			return rerr
+		}
+		return nil
+	}
+}
+
+// isTransient says whether a failure may heal by itself (a dpv or the bus unreachable).
+func isTransient(err error) bool {
+	return errors.Is(err, model.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+}
+
+type stepFunc func(ctx context.Context, w *model.Workflow, log *slog.Logger) error
+
+func (m *Manager) steps(w *model.Workflow) stepFunc {
+	switch w.Kind {
+	case model.WfCreateVolume:
+		return m.createVolume
+	case model.WfDeleteVolume:
+		return m.deleteVolume
+	case model.WfExtendVolume:
+		return m.extendVolume
+	case model.WfCreateSnapshot:
+		return m.createSnapshot
+	case model.WfDeleteSnapshot:
+		return m.deleteSnapshot
+	}
+	return nil
+}
+
+// finish marks a workflow ended; it runs inside the caller's transaction when s is one.
+func finishIn(ctx context.Context, s *db.Store, w *model.Workflow, state, msg string) error {
+	w.State = state
+	w.Error = msg
+	return s.UpdateWorkflow(ctx, w)
+}
+
+func (m *Manager) finish(ctx context.Context, w *model.Workflow, state, msg string) error {
+	return finishIn(ctx, m.db.Store(), w, state, msg)
+}
+
+// advance records that a step finished, so a resumed run skips it.
+func (m *Manager) advance(ctx context.Context, w *model.Workflow, step int) error {
+	w.Step = step
+	return m.db.Store().UpdateWorkflow(ctx, w)
+}
+
+// agentFor returns the agent of the dpv holding a leg.
+func (m *Manager) agentFor(ctx context.Context, dpvs map[string]*model.DPV, dpvID string) (Agent, error) {
+	p, ok := dpvs[dpvID]
+	if !ok {
+		var err error
+		if p, err = m.db.Store().GetDPV(ctx, dpvID); err != nil {
+			return nil, fmt.Errorf("dpv %s: %w", dpvID, err)
+		}
+		dpvs[dpvID] = p
+	}
+	return m.dial(p), nil
+}

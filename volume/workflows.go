@@ -1,0 +1,441 @@
+package volume
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/dlvm-project/dlvm/db"
+	"github.com/dlvm-project/dlvm/model"
+)
+
+// Steps of create_volume.
+const (
+	stepCreateLegs = 0 // every leg exists on its dpv (created, cloned or copied)
+	stepCopyData   = 1 // bytes copied from a source whose geometry differs
+	stepActivate   = 2 // volume available
+)
+
+func (m *Manager) createVolume(ctx context.Context, w *model.Workflow, log *slog.Logger) error {
+	st := m.db.Store()
+	v, err := st.GetVolume(ctx, w.VolumeID)
+	if errors.Is(err, model.ErrNotFound) {
+		return m.finish(ctx, w, model.WfFailed, "volume no longer exists")
+	} else if err != nil {
+		return err
+	}
+	legs, err := st.ListLegs(ctx, v.ID)
+	if err != nil {
+		return err
+	}
+	if len(legs) != v.Layout.Legs() {
+		return model.Errorf(model.ErrInvalid, "volume has %d legs placed, its layout needs %d", len(legs), v.Layout.Legs())
+	}
+	src, err := m.cloneSource(ctx, v)
+	if err != nil {
+		return err
+	}
+	dpvs := map[string]*model.DPV{}
+	sameShape := src != nil && src.layout.Stripes == v.Layout.Stripes && src.layout.ChunkKiB == v.Layout.ChunkKiB
+
+	if w.Step <= stepCreateLegs {
+		for _, l := range legs {
+			if l.Status == model.LegAvailable {
+				continue
+			}
+			ag, err := m.agentFor(ctx, dpvs, l.DPVID)
+			if err != nil {
+				return err
+			}
+			switch {
+			case sameShape:
+				if err := m.cloneLegFrom(ctx, dpvs, ag, l, src.group(l.Group)); err != nil {
+					return fmt.Errorf("leg %s: %w", l.ID, err)
+				}
+			default:
+				if err := ag.CreateLeg(ctx, l.ID, l.SizeBytes); err != nil {
+					return fmt.Errorf("leg %s: %w", l.ID, err)
+				}
+			}
+			l.Status = model.LegAvailable
+			if err := st.UpdateLeg(ctx, l); err != nil {
+				return err
+			}
+		}
+		if err := m.advance(ctx, w, stepCopyData); err != nil {
+			return err
+		}
+	}
+	if w.Step <= stepCopyData {
+		if src != nil && !sameShape {
+			log.Info("copying data between geometries", "from", src.layout, "to", v.Layout)
+			if err := m.copyLogical(ctx, dpvs, src, legs, v.Layout, int64(src.sizeGiB)*model.GiB); err != nil {
+				return err
+			}
+		}
+		if err := m.advance(ctx, w, stepActivate); err != nil {
+			return err
+		}
+	}
+	return m.db.InTx(ctx, func(s *db.Store) error {
+		if err := s.SetVolumeStatus(ctx, v.ID, []string{model.StatusCreating}, model.StatusAvailable); err != nil {
+			return err
+		}
+		return finishIn(ctx, s, w, model.WfDone, "")
+	})
+}
+
+// source is the clone source of a new volume: its legs and geometry.
+type source struct {
+	legs    []*model.Leg
+	layout  model.Layout
+	sizeGiB int
+}
+
+func (s *source) group(g int) []*model.Leg {
+	var out []*model.Leg
+	for _, l := range s.legs {
+		if l.Group == g && l.Status == model.LegAvailable {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func (m *Manager) cloneSource(ctx context.Context, v *model.Volume) (*source, error) {
+	st := m.db.Store()
+	switch {
+	case v.SnapshotID != "":
+		sn, err := st.GetSnapshot(ctx, v.SnapshotID)
+		if err != nil {
+			return nil, fmt.Errorf("source snapshot: %w", err)
+		}
+		legs, err := st.ListLegs(ctx, sn.ID)
+		if err != nil {
+			return nil, err
+		}
+		// A snapshot's legs have the geometry of their volume, which never changes.
+		lay := layoutOf(legs)
+		if sv, err := st.GetVolume(ctx, sn.VolumeID); err == nil {
+			lay = sv.Layout
+		}
+		return &source{legs: legs, layout: lay, sizeGiB: sn.Size}, nil
+	case v.SourceVolID != "":
+		sv, err := st.GetVolume(ctx, v.SourceVolID)
+		if err != nil {
+			return nil, fmt.Errorf("source volume: %w", err)
+		}
+		legs, err := st.ListLegs(ctx, sv.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &source{legs: legs, layout: sv.Layout, sizeGiB: sv.Size}, nil
+	}
+	return nil, nil
+}
+
+// layoutOf derives mirrors and stripes from legs, with the default chunk; used only when the
+// snapshot's volume cannot be read.
+func layoutOf(legs []*model.Leg) model.Layout {
+	lay := model.Layout{ChunkKiB: 512}
+	for _, l := range legs {
+		if l.Group+1 > lay.Stripes {
+			lay.Stripes = l.Group + 1
+		}
+		if l.Mirror+1 > lay.Mirrors {
+			lay.Mirrors = l.Mirror + 1
+		}
+	}
+	return lay
+}
+
+// cloneLegFrom fills leg l from one of the source legs of its group: a local clone when a source
+// leg sits on the same dpv, otherwise a fresh leg and a byte copy across dpvs.
+func (m *Manager) cloneLegFrom(ctx context.Context, dpvs map[string]*model.DPV, ag Agent, l *model.Leg, group []*model.Leg) error {
+	if len(group) == 0 {
+		return model.Errorf(model.ErrInvalid, "source group %d has no available leg", l.Group)
+	}
+	for _, s := range group {
+		if s.DPVID == l.DPVID {
+			return ag.CloneLeg(ctx, l.ID, s.ID, l.SizeBytes)
+		}
+	}
+	s := group[0]
+	sag, err := m.agentFor(ctx, dpvs, s.DPVID)
+	if err != nil {
+		return err
+	}
+	if err := ag.CreateLeg(ctx, l.ID, l.SizeBytes); err != nil {
+		return err
+	}
+	return copyBytes(ctx, sag, s.ID, ag, l.ID, 0, 0, min(s.SizeBytes, l.SizeBytes))
+}
+
+func (m *Manager) deleteVolume(ctx context.Context, w *model.Workflow, log *slog.Logger) error {
+	st := m.db.Store()
+	v, err := st.GetVolume(ctx, w.VolumeID)
+	if errors.Is(err, model.ErrNotFound) {
+		return m.finish(ctx, w, model.WfDone, "")
+	} else if err != nil {
+		return err
+	}
+	if err := m.deleteLegs(ctx, v.ID); err != nil {
+		return err
+	}
+	return m.db.InTx(ctx, func(s *db.Store) error {
+		if err := s.DeleteVolume(ctx, v.ID); err != nil {
+			return err
+		}
+		if err := s.Reserve(ctx, v.ProjectID, VolumeQuota(v, -1), nil); err != nil {
+			return err
+		}
+		return finishIn(ctx, s, w, model.WfDone, "")
+	})
+}
+
+// deleteLegs removes every leg of a volume or snapshot from its dpv and marks it deleted.
+func (m *Manager) deleteLegs(ctx context.Context, ownerID string) error {
+	st := m.db.Store()
+	legs, err := st.ListLegs(ctx, ownerID)
+	if err != nil {
+		return err
+	}
+	dpvs := map[string]*model.DPV{}
+	for _, l := range legs {
+		ag, err := m.agentFor(ctx, dpvs, l.DPVID)
+		if errors.Is(err, model.ErrNotFound) {
+			// The dpv was removed from the database: nothing left to delete there.
+		} else if err != nil {
+			return err
+		} else if err := ag.DeleteLeg(ctx, l.ID); err != nil {
+			return fmt.Errorf("delete leg %s: %w", l.ID, err)
+		}
+		l.Status = model.LegDeleted
+		if err := st.UpdateLeg(ctx, l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ExtendParams are the parameters of an extend_volume workflow.
+type ExtendParams struct {
+	NewSize int `json:"new_size"`
+	OldSize int `json:"old_size"`
+}
+
+func (m *Manager) extendVolume(ctx context.Context, w *model.Workflow, log *slog.Logger) error {
+	var p ExtendParams
+	if err := json.Unmarshal(w.Params, &p); err != nil || p.NewSize <= 0 {
+		return model.Errorf(model.ErrInvalid, "bad extend parameters")
+	}
+	st := m.db.Store()
+	v, err := st.GetVolume(ctx, w.VolumeID)
+	if err != nil {
+		return err
+	}
+	legs, err := st.ListLegs(ctx, v.ID)
+	if err != nil {
+		return err
+	}
+	size := v.Layout.LegSize(p.NewSize)
+	dpvs := map[string]*model.DPV{}
+	for _, l := range legs {
+		if l.SizeBytes >= size {
+			continue
+		}
+		ag, err := m.agentFor(ctx, dpvs, l.DPVID)
+		if err != nil {
+			return err
+		}
+		if err := ag.ExtendLeg(ctx, l.ID, size); err != nil {
+			return fmt.Errorf("extend leg %s: %w", l.ID, err)
+		}
+		l.SizeBytes = size
+		if err := st.UpdateLeg(ctx, l); err != nil {
+			return err
+		}
+	}
+	return m.db.InTx(ctx, func(s *db.Store) error {
+		v, err := s.GetVolume(ctx, w.VolumeID)
+		if err != nil {
+			return err
+		}
+		v.Size = p.NewSize
+		v.Status = model.StatusAvailable
+		if err := s.UpdateVolume(ctx, v); err != nil {
+			return err
+		}
+		return finishIn(ctx, s, w, model.WfDone, "")
+	})
+}
+
+func (m *Manager) createSnapshot(ctx context.Context, w *model.Workflow, log *slog.Logger) error {
+	st := m.db.Store()
+	sn, err := st.GetSnapshot(ctx, w.SnapshotID)
+	if errors.Is(err, model.ErrNotFound) {
+		return m.finish(ctx, w, model.WfFailed, "snapshot no longer exists")
+	} else if err != nil {
+		return err
+	}
+	slegs, err := st.ListLegs(ctx, sn.ID)
+	if err != nil {
+		return err
+	}
+	if len(slegs) == 0 {
+		vlegs, err := st.ListLegs(ctx, sn.VolumeID)
+		if err != nil {
+			return err
+		}
+		now := time.Now().UTC()
+		for _, vl := range vlegs {
+			slegs = append(slegs, &model.Leg{
+				ID: uuid.NewString(), OwnerKind: model.OwnerSnapshot, OwnerID: sn.ID, Group: vl.Group,
+				Mirror: vl.Mirror, DPVID: vl.DPVID, SizeBytes: vl.SizeBytes, SourceLegID: vl.ID,
+				Status: model.LegCreating, CreatedAt: now, UpdatedAt: now,
+			})
+		}
+		if err := st.CreateLegs(ctx, slegs); err != nil {
+			return err
+		}
+	}
+	dpvs := map[string]*model.DPV{}
+	for _, l := range slegs {
+		if l.Status == model.LegAvailable {
+			continue
+		}
+		ag, err := m.agentFor(ctx, dpvs, l.DPVID)
+		if err != nil {
+			return err
+		}
+		if err := ag.SnapshotLeg(ctx, l.ID, l.SourceLegID); err != nil {
+			return fmt.Errorf("snapshot leg %s: %w", l.SourceLegID, err)
+		}
+		l.Status = model.LegAvailable
+		if err := st.UpdateLeg(ctx, l); err != nil {
+			return err
+		}
+	}
+	return m.db.InTx(ctx, func(s *db.Store) error {
+		sn, err := s.GetSnapshot(ctx, w.SnapshotID)
+		if err != nil {
+			return err
+		}
+		sn.Status = model.StatusAvailable
+		sn.Progress = "100%"
+		if err := s.UpdateSnapshot(ctx, sn); err != nil {
+			return err
+		}
+		return finishIn(ctx, s, w, model.WfDone, "")
+	})
+}
+
+func (m *Manager) deleteSnapshot(ctx context.Context, w *model.Workflow, log *slog.Logger) error {
+	st := m.db.Store()
+	sn, err := st.GetSnapshot(ctx, w.SnapshotID)
+	if errors.Is(err, model.ErrNotFound) {
+		return m.finish(ctx, w, model.WfDone, "")
+	} else if err != nil {
+		return err
+	}
+	if err := m.deleteLegs(ctx, sn.ID); err != nil {
+		return err
+	}
+	return m.db.InTx(ctx, func(s *db.Store) error {
+		if err := s.DeleteSnapshot(ctx, sn.ID); err != nil {
+			return err
+		}
+		if err := s.Reserve(ctx, sn.ProjectID, SnapshotQuota(sn, -1), nil); err != nil {
+			return err
+		}
+		return finishIn(ctx, s, w, model.WfDone, "")
+	})
+}
+
+// rollback undoes what a failed workflow left behind and puts its resource in an error state
+// with a user-safe reason. It is idempotent, like the steps.
+func (m *Manager) rollback(ctx context.Context, w *model.Workflow, cause error, log *slog.Logger) error {
+	reason := model.UserMessage(cause)
+	st := m.db.Store()
+	switch w.Kind {
+	case model.WfCreateVolume:
+		if err := m.deleteLegs(ctx, w.VolumeID); err != nil && !errors.Is(err, model.ErrUnavailable) {
+			return err
+		}
+		return m.db.InTx(ctx, func(s *db.Store) error {
+			return m.failVolume(ctx, s, w, model.StatusError, reason)
+		})
+	case model.WfDeleteVolume:
+		return m.db.InTx(ctx, func(s *db.Store) error {
+			return m.failVolume(ctx, s, w, model.StatusErrorDeleting, reason)
+		})
+	case model.WfExtendVolume:
+		var p ExtendParams
+		_ = json.Unmarshal(w.Params, &p)
+		return m.db.InTx(ctx, func(s *db.Store) error {
+			v, err := s.GetVolume(ctx, w.VolumeID)
+			if err != nil {
+				return err
+			}
+			if d := p.NewSize - p.OldSize; d > 0 {
+				if err := s.Reserve(ctx, v.ProjectID, map[string]int64{model.ResGigabytes: -int64(d)}, nil); err != nil {
+					return err
+				}
+			}
+			return m.failVolume(ctx, s, w, model.StatusErrorExtending, reason)
+		})
+	case model.WfCreateSnapshot, model.WfDeleteSnapshot:
+		if w.Kind == model.WfCreateSnapshot {
+			if err := m.deleteLegs(ctx, w.SnapshotID); err != nil && !errors.Is(err, model.ErrUnavailable) {
+				return err
+			}
+		}
+		status := model.StatusError
+		if w.Kind == model.WfDeleteSnapshot {
+			status = model.StatusErrorDeleting
+		}
+		return m.db.InTx(ctx, func(s *db.Store) error {
+			sn, err := s.GetSnapshot(ctx, w.SnapshotID)
+			if err == nil {
+				sn.Status = status
+				sn.ErrorReason = reason
+				if err := s.UpdateSnapshot(ctx, sn); err != nil {
+					return err
+				}
+			} else if !errors.Is(err, model.ErrNotFound) {
+				return err
+			}
+			return finishIn(ctx, s, w, model.WfFailed, reason)
+		})
+	}
+	return st.UpdateWorkflow(ctx, w)
+}
+
+func (m *Manager) failVolume(ctx context.Context, s *db.Store, w *model.Workflow, status, reason string) error {
+	v, err := s.GetVolume(ctx, w.VolumeID)
+	if err == nil {
+		v.Status = status
+		v.ErrorReason = reason
+		if err := s.UpdateVolume(ctx, v); err != nil {
+			return err
+		}
+	} else if !errors.Is(err, model.ErrNotFound) {
+		return err
+	}
+	return finishIn(ctx, s, w, model.WfFailed, reason)
+}
+
+// VolumeQuota is the quota a volume holds, times sign (+1 to reserve, -1 to release).
+func VolumeQuota(v *model.Volume, sign int64) map[string]int64 {
+	return map[string]int64{model.ResVolumes: sign, model.ResGigabytes: sign * int64(v.Size)}
+}
+
+// SnapshotQuota is the quota a snapshot holds, times sign.
+func SnapshotQuota(sn *model.Snapshot, sign int64) map[string]int64 {
+	return map[string]int64{model.ResSnapshots: sign, model.ResGigabytes: sign * int64(sn.Size)}
+}

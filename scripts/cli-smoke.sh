@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# End-to-end check of the README's CLI session: starts `dlvm all-in-one` on a temp data dir and
+# drives it with the real openstack CLI (Debian's python3-openstackclient 6.0), at the default
+# microversion and at 3.70. Fails on the first command that does not do what the README says.
+#   scripts/cli-smoke.sh [path/to/dlvm]
+set -euo pipefail
+BIN=${1:-bin/dlvm}
+OSC=/usr/bin/openstack
+[ -x "$OSC" ] || { echo "cli-smoke: $OSC missing (apt-get install python3-openstackclient)" >&2; exit 1; }
+DATA=$(mktemp -d /tmp/dlvm-smoke.XXXXXX)
+API_PORT=${API_PORT:-18776}; ID_PORT=${ID_PORT:-15000}; DPV_PORT=${DPV_PORT:-18801}
+"$BIN" all-in-one --data-dir "$DATA" --api-port "$API_PORT" --identity-port "$ID_PORT" \
+  --dpv-base-port "$DPV_PORT" >"$DATA/dlvm.log" 2>&1 &
+PID=$!
+cleanup() { kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null || true; [ "${KEEP:-0}" = 1 ] || rm -rf "$DATA"; }
+trap cleanup EXIT
+for i in $(seq 1 100); do [ -s "$DATA/openrc" ] && curl -sf "http://127.0.0.1:$API_PORT/" -o /dev/null -w '' 2>/dev/null; \
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$API_PORT/" || true); [ "$code" = 300 ] && break; sleep 0.2; done
+[ -s "$DATA/openrc" ] || { echo "cli-smoke: no openrc"; cat "$DATA/dlvm.log"; exit 1; }
+# shellcheck disable=SC1091
+source "$DATA/openrc"
+fail() { echo "cli-smoke: FAIL: $*" >&2; echo "--- dlvm log (tail)"; tail -40 "$DATA/dlvm.log" >&2; exit 1; }
+os() { echo "+ openstack $*" >&2; "$OSC" "$@"; }
+wait_status() { # kind id want
+  local s=""
+  for i in $(seq 1 150); do
+    s=$("$OSC" $1 show "$2" -f value -c status 2>/dev/null || true)
+    [ "$s" = "$3" ] && return 0
+    case "$s" in error*) fail "$1 $2 went to $s";; esac
+    sleep 0.2
+  done
+  fail "$1 $2 is '$s', want $3"
+}
+wait_gone() { # kind id
+  for i in $(seq 1 150); do "$OSC" $1 show "$2" >/dev/null 2>&1 || return 0; sleep 0.2; done
+  fail "$1 $2 not deleted"
+}
+legs_of() { find "$DATA" -name "*.img" | wc -l; }
+
+for ver in "" 3.70; do
+  export OS_VOLUME_API_VERSION=${ver:-3}
+  sfx=${ver//./}
+  echo "== microversion ${ver:-default}"
+  os volume type create --property dlvm:mirrors=2 "gold$sfx" -f value -c id >/dev/null
+  os volume create --size 1 --type "gold$sfx" "v1$sfx" -f value -c id >/dev/null
+  wait_status volume "v1$sfx" available
+  VID=$("$OSC" volume show "v1$sfx" -f value -c id)
+  # its two legs live in two different dpv directories
+  n=$(find "$DATA" -path "*/legs/*" -name "*.img" -printf '%h\n' | sort -u | wc -l)
+  [ "$n" -ge 2 ] || fail "legs of $VID are not on two dpv directories"
+  os volume list -f value -c Name | grep -qx "v1$sfx" || fail "volume list lacks v1$sfx"
+  os volume set --size 2 "v1$sfx"
+  wait_status volume "v1$sfx" available
+  [ "$("$OSC" volume show "v1$sfx" -f value -c size)" = 2 ] || fail "extend to 2 GiB did not show"
+  os volume snapshot create --volume "v1$sfx" "s1$sfx" -f value -c id >/dev/null
+  wait_status "volume snapshot" "s1$sfx" available
+  os volume snapshot list -f value -c Name | grep -qx "s1$sfx" || fail "snapshot list lacks s1$sfx"
+  os volume create --snapshot "s1$sfx" "v2$sfx" -f value -c id >/dev/null
+  wait_status volume "v2$sfx" available
+  os volume create --source "v1$sfx" "v3$sfx" -f value -c id >/dev/null
+  wait_status volume "v3$sfx" available
+  os quota show -f json >/dev/null || fail "quota show"
+  os limits show --absolute -f json | grep -q totalVolumesUsed || fail "limits show"
+  os volume delete "v2$sfx" "v3$sfx"
+  wait_gone volume "v2$sfx"; wait_gone volume "v3$sfx"
+  os volume snapshot delete "s1$sfx"
+  wait_gone "volume snapshot" "s1$sfx"
+  os volume delete "v1$sfx"
+  wait_gone volume "v1$sfx"
+  [ "$(legs_of)" = 0 ] || fail "legs left behind after deletes: $(legs_of)"
+done
+echo "cli-smoke: OK"

@@ -1,0 +1,160 @@
+package tempest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
+	"github.com/stretchr/testify/require"
+)
+
+// service is a running `dlvm all-in-one` started by a test.
+type service struct {
+	dataDir string
+	apiURL  string
+	authURL string
+	env     map[string]string // from the openrc it printed
+	cmd     *exec.Cmd
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// binary returns the dlvm binary: $DLVM_BIN, or one built into a temp dir.
+func binary(t *testing.T) string {
+	t.Helper()
+	if b := os.Getenv("DLVM_BIN"); b != "" {
+		abs, err := filepath.Abs(b)
+		require.NoError(t, err)
+		return abs
+	}
+	out := filepath.Join(t.TempDir(), "dlvm")
+	cmd := exec.Command("go", "build", "-o", out, "../cmd/dlvm")
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Run(), "building dlvm")
+	return out
+}
+
+// startService runs `dlvm all-in-one` on a fresh data dir and free ports, waits until its API
+// answers and its openrc exists, and stops it (SIGTERM) when the test ends.
+func startService(t *testing.T) *service {
+	t.Helper()
+	bin := binary(t)
+	dir := t.TempDir()
+	api, id, dpv := freePort(t), freePort(t), freePort(t)
+	for dpv+3 > 65535 {
+		dpv = freePort(t)
+	}
+	s := &service{dataDir: dir, apiURL: fmt.Sprintf("http://127.0.0.1:%d", api), authURL: fmt.Sprintf("http://127.0.0.1:%d/v3", id)}
+	logf, err := os.Create(filepath.Join(dir, "dlvm.log"))
+	require.NoError(t, err)
+	s.cmd = exec.Command(bin, "all-in-one", "--data-dir", dir, "--api-port", fmt.Sprint(api),
+		"--identity-port", fmt.Sprint(id), "--dpv-base-port", fmt.Sprint(dpv))
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	require.NoError(t, s.cmd.Start())
+	t.Cleanup(func() {
+		_ = s.cmd.Process.Signal(os.Interrupt)
+		done := make(chan error, 1)
+		go func() { done <- s.cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = s.cmd.Process.Kill()
+			t.Errorf("dlvm did not stop within 15 s of SIGINT")
+		}
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "dlvm.log"))
+			t.Logf("dlvm log:\n%s", tail(string(b), 60))
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(s.apiURL + "/")
+		if err == nil {
+			resp.Body.Close()
+			if _, err := os.Stat(filepath.Join(dir, "openrc")); err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(filepath.Join(dir, "dlvm.log"))
+			t.Fatalf("dlvm did not come up in 30 s:\n%s", tail(string(b), 60))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.env = readOpenrc(t, filepath.Join(dir, "openrc"))
+	return s
+}
+
+func readOpenrc(t *testing.T, path string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	env := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "export ")
+		if !ok {
+			continue
+		}
+		k, v, _ := strings.Cut(line, "=")
+		env[k] = strings.Trim(v, `"'`)
+	}
+	require.NotEmpty(t, env["OS_AUTH_URL"], "openrc has OS_AUTH_URL")
+	return env
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// client authenticates as user/password in project and returns a block-storage v3 client and the
+// project id.
+func (s *service) client(t *testing.T, user, password, project string) (*gophercloud.ServiceClient, string) {
+	t.Helper()
+	ctx := context.Background()
+	pc, err := openstack.AuthenticatedClient(ctx, gophercloud.AuthOptions{
+		IdentityEndpoint: s.env["OS_AUTH_URL"], Username: user, Password: password,
+		DomainName: "Default", TenantName: project,
+	})
+	require.NoError(t, err)
+	bs, err := openstack.NewBlockStorageV3(pc, gophercloud.EndpointOpts{Region: "RegionOne"})
+	require.NoError(t, err)
+	p, err := pc.GetAuthResult().(tokens.CreateResult).ExtractProject()
+	require.NoError(t, err)
+	return bs, p.ID
+}
+
+// legFiles lists the leg image files of every local dpv.
+func (s *service) legFiles(t *testing.T) map[string]bool {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(s.dataDir, "dpv-*", "legs", "*.img"))
+	require.NoError(t, err)
+	out := map[string]bool{}
+	for _, p := range m {
+		out[p] = true
+	}
+	return out
+}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/dlvm-project/dlvm/etc"
+	"github.com/dlvm-project/dlvm/keystone"
+	"github.com/dlvm-project/dlvm/model"
+)
+
+const allInOneHelp = `usage: dlvm all-in-one [--data-dir DIR] [--config-file FILE] [--api-port N] [--identity-port N] [--dpv-base-port N]
+
+Runs the API, the built-in identity, the scheduler, the volume manager and local dpv agents (each
+with its own file pool under DIR) in one process, on SQLite and the in-process bus. Writes
+DIR/openrc for the openstack CLI and stops cleanly on SIGTERM or Ctrl-C. A config file, if given,
+overrides the embedded defaults (see etc/dlvm.conf.sample).
+`
+
+func runAllInOne(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("dlvm all-in-one", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(os.Stderr, allInOneHelp) }
+	dataDir := fs.String("data-dir", "dlvm-data", "state directory (database, pools, identity key, openrc)")
+	cfgPath := fs.String("config-file", "", "optional configuration file over the embedded defaults")
+	apiPort := fs.Int("api-port", 0, "API port (default 8776)")
+	idPort := fs.Int("identity-port", 0, "built-in identity port (default 5000)")
+	dpvPort := fs.Int("dpv-base-port", 0, "first local dpv agent port (default 8801)")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	dir, err := filepath.Abs(*dataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	cfg := etc.Default(dir)
+	if *cfgPath != "" {
+		if cfg, err = etc.LoadAllInOne(dir, *cfgPath); err != nil {
+			return err
+		}
+	}
+	if *apiPort > 0 {
+		cfg.Default.ListenPort = *apiPort
+	}
+	if *idPort > 0 {
+		cfg.BuiltinIdentity.Port = *idPort
+		cfg.BuiltinIdentity.PublicURL = ""
+	}
+	if *dpvPort > 0 {
+		cfg.AllInOne.DPVBasePort = *dpvPort
+	}
+	log, err := newLogger(cfg)
+	if err != nil {
+		return err
+	}
+	return allInOne(ctx, cfg, dir, log)
+}
+
+func allInOne(ctx context.Context, cfg *etc.Config, dir string, log *slog.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	d, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Migrate(ctx); err != nil {
+		return err
+	}
+	if err := registerDVGs(ctx, d, cfg); err != nil {
+		return err
+	}
+	bus, err := newBus(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer bus.Close()
+
+	apiURL := "http://" + hostPort(cfg.Default.Listen, cfg.Default.ListenPort)
+	bi := cfg.BuiltinIdentity
+	idURL := firstNonEmpty(bi.PublicURL, "http://"+hostPort(bi.Listen, bi.Port))
+	var users []keystone.User
+	for _, u := range bi.Users {
+		ku := keystone.User{Name: u.Name, Project: u.Project, Roles: u.Roles}
+		if u.PasswordIsHash() {
+			ku.PasswordHash = u.Password
+		} else {
+			ku.Password = u.Password
+		}
+		users = append(users, ku)
+	}
+	ident, err := keystone.NewBuiltin(keystone.BuiltinOptions{
+		KeyFile: bi.KeyFile, TokenTTL: bi.TokenExpiration, PublicURL: idURL,
+		VolumeURL: firstNonEmpty(cfg.Default.PublicEndpoint, apiURL) + "/v3/%(project_id)s", Users: users,
+	}, log.With("component", "identity"))
+	if err != nil {
+		return err
+	}
+	svc, err := newVolumeAPI(d, bus, cfg, log)
+	if err != nil {
+		return err
+	}
+	var verifier keystone.TokenVerifier
+	if cfg.Default.AuthStrategy == etc.AuthBuiltin {
+		verifier = ident
+	}
+	h, err := newAPIHandler(svc, cfg, verifier, log)
+	if err != nil {
+		return err
+	}
+	mgr, err := newManager(d, bus, cfg, log)
+	if err != nil {
+		return err
+	}
+	sched := newScheduler(d, bus, cfg, log)
+
+	// Every part runs until ctx ends; the first to fail stops the others.
+	var wg sync.WaitGroup
+	errc := make(chan error, 16)
+	start := func(name string, fn func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(); err != nil {
+				errc <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	start("scheduler", func() error { return sched.Run(ctx) })
+	start("volume manager", func() error { return mgr.Run(ctx) })
+	backend := cfg.Backends[0].Name
+	for i := 0; i < cfg.AllInOne.DPVCount; i++ {
+		s := cfg.DPV
+		s.Name = fmt.Sprintf("dpv-%d", i+1)
+		s.DVG = backend
+		s.Port = cfg.AllInOne.DPVBasePort + i
+		s.PoolDir = filepath.Join(dir, s.Name)
+		s.PoolType = etc.PoolFile
+		s.AdvertiseURL = "http://" + hostPort(s.Listen, s.Port)
+		p, err := newPool(s, int64(cfg.AllInOne.DPVSizeGB)*model.GiB, log)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return err
+		}
+		start(s.Name, func() error { return serveDPV(ctx, cfg, s, p, bus, log) })
+	}
+	start("identity", func() error {
+		return serveHTTP(ctx, hostPort(bi.Listen, bi.Port), ident.Handler(), log.With("component", "identity"))
+	})
+	start("api", func() error {
+		return serveHTTP(ctx, hostPort(cfg.Default.Listen, cfg.Default.ListenPort), h, log.With("component", "api"))
+	})
+
+	rc := openrc(cfg, idURL)
+	if err := os.WriteFile(filepath.Join(dir, "openrc"), []byte(rc), 0o600); err != nil {
+		cancel()
+	}
+	fmt.Printf("dlvm all-in-one is running: API %s, identity %s, %d dpvs under %s\n"+
+		"Use it with:  source %s\n\n%s\n", apiURL, idURL, cfg.AllInOne.DPVCount, dir, filepath.Join(dir, "openrc"), rc)
+
+	<-ctx.Done()
+	log.Info("shutting down")
+	wg.Wait()
+	close(errc)
+	var errs []string
+	for err := range errc {
+		errs = append(errs, err.Error())
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// openrc renders the environment for the openstack CLI as the first configured (admin) user.
+func openrc(cfg *etc.Config, idURL string) string {
+	u := cfg.BuiltinIdentity.Users[0]
+	pw := u.Password
+	if u.PasswordIsHash() {
+		pw = "<the password of " + u.Name + ">"
+	}
+	return fmt.Sprintf(`export OS_AUTH_URL=%s/v3
+export OS_AUTH_TYPE=password
+export OS_USERNAME=%s
+export OS_PASSWORD=%s
+export OS_PROJECT_NAME=%s
+export OS_USER_DOMAIN_NAME=Default
+export OS_PROJECT_DOMAIN_NAME=Default
+export OS_IDENTITY_API_VERSION=3
+export OS_REGION_NAME=RegionOne
+export OS_VOLUME_API_VERSION=3
+`, idURL, u.Name, pw, u.Project)
+}

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,11 +69,23 @@ func newBus(ctx context.Context, cfg *etc.Config, log *slog.Logger) (rpc.Bus, er
 	if err != nil {
 		return nil, err
 	}
-	switch t.Scheme {
-	case "inproc":
-		return rpc.NewInproc(log), nil
+	if t.Scheme == "inproc" {
+		return rpc.NewInproc(log.With("component", "rpc")), nil
 	}
-	return nil, fmt.Errorf("[DEFAULT] transport_url: the %s transport is not available yet; use inproc:// (all-in-one)", t.Scheme)
+	return rpc.DialRabbit(ctx, rpc.RabbitOptions{URLs: amqpURLs(t), Log: log.With("component", "rpc")})
+}
+
+// amqpURLs turns an oslo rabbit:// transport into one amqp:// URL per broker.
+func amqpURLs(t *etc.Transport) []string {
+	var out []string
+	for _, h := range t.Hosts {
+		u := url.URL{Scheme: "amqp", Host: net.JoinHostPort(h.Host, strconv.Itoa(h.Port)), Path: "/" + t.VirtualHost}
+		if h.Username != "" {
+			u.User = url.UserPassword(h.Username, h.Password)
+		}
+		out = append(out, u.String())
+	}
+	return out
 }
 
 // newVolumeAPI builds the service layer from config.

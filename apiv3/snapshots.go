@@ -1,0 +1,319 @@
+package apiv3
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/dlvm-project/dlvm/db"
+	"github.com/dlvm-project/dlvm/model"
+)
+
+func (h *Handler) snapshotRoutes(add addFunc, v30 Version) {
+	add("GET", "/snapshots", v30, h.listSnapshots(false))
+	add("GET", "/snapshots/detail", v30, h.listSnapshots(true))
+	add("POST", "/snapshots", v30, h.createSnapshot)
+	add("GET", "/snapshots/{id}", v30, h.showSnapshot)
+	add("PUT", "/snapshots/{id}", v30, h.updateSnapshot)
+	add("DELETE", "/snapshots/{id}", v30, h.deleteSnapshot)
+	add("POST", "/snapshots/{id}/action", v30, h.snapshotAction)
+	add("GET", "/snapshots/{id}/metadata", v30, h.getMetadata(snapshotMeta))
+	add("POST", "/snapshots/{id}/metadata", v30, h.setMetadata(snapshotMeta, false))
+	add("PUT", "/snapshots/{id}/metadata", v30, h.setMetadata(snapshotMeta, true))
+	add("GET", "/snapshots/{id}/metadata/{key}", v30, h.getMetadataItem(snapshotMeta))
+	add("PUT", "/snapshots/{id}/metadata/{key}", v30, h.setMetadataItem(snapshotMeta))
+	add("DELETE", "/snapshots/{id}/metadata/{key}", v30, h.deleteMetadataItem(snapshotMeta))
+}
+
+// snapshotView is Cinder 21's snapshot view. detail adds the v3 microversioned fields; ext adds
+// the os-extended-snapshot-attributes of show and detail lists.
+func snapshotView(ctx context.Context, s *model.Snapshot, detail, ext bool) map[string]any {
+	ver := state(ctx).ver
+	m := map[string]any{
+		"id":          s.ID,
+		"created_at":  isoTime(s.CreatedAt),
+		"updated_at":  isoTime(s.UpdatedAt),
+		"name":        s.Name,
+		"description": s.Description,
+		"volume_id":   s.VolumeID,
+		"status":      s.Status,
+		"size":        s.Size,
+		"metadata":    nonNilMap(s.Metadata),
+	}
+	if detail {
+		if ver.AtLeast(mvGroupSnapshots) {
+			m["group_snapshot_id"] = nil
+		}
+		if ver.AtLeast(mvSnapshotUserID) {
+			m["user_id"] = s.UserID
+		}
+		if ver.AtLeast(mvUseQuota) {
+			m["consumes_quota"] = true
+		}
+	}
+	if ext {
+		progress := s.Progress
+		if progress == "" {
+			progress = "0%"
+			if s.Status == model.StatusAvailable {
+				progress = "100%"
+			}
+		}
+		m["os-extended-snapshot-attributes:progress"] = progress
+		m["os-extended-snapshot-attributes:project_id"] = s.ProjectID
+	}
+	return m
+}
+
+func snapshotID(r *http.Request) (string, error) { return snapshotMeta.id(r) }
+
+func (h *Handler) listSnapshots(detail bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		ctx := r.Context()
+		st := state(ctx)
+		q := r.URL.Query()
+		p, err := parseListParams(q)
+		if err != nil {
+			return err
+		}
+		sq := db.SnapshotQuery{Sort: p.sort, Limit: p.limit, Marker: p.marker, Offset: p.offset,
+			VolumeID: q.Get("volume_id"), Status: q.Get("status"), Name: q.Get("name")}
+		if sq.Name == "" {
+			sq.Name = q.Get("display_name")
+		}
+		allTenants := st.caller.IsAdmin && boolParam(q.Get("all_tenants"))
+		if pid := q.Get("project_id"); st.caller.IsAdmin && pid != "" {
+			sq.ProjectID, allTenants = pid, true
+		}
+		if s := q.Get("metadata"); s != "" && st.ver.AtLeast(mvSnapListMetadata) {
+			if sq.Metadata, err = parseMetadataFilter(s); err != nil {
+				return err
+			}
+		}
+		snaps, err := h.svc.ListSnapshots(ctx, st.caller, sq, allTenants)
+		if err != nil {
+			return err
+		}
+		list := make([]any, 0, len(snaps))
+		for _, s := range snaps {
+			list = append(list, snapshotView(ctx, s, detail, detail))
+		}
+		out := map[string]any{"snapshots": list}
+		path := "snapshots"
+		if detail {
+			path = "snapshots/detail"
+		}
+		last := ""
+		if len(snaps) > 0 {
+			last = snaps[len(snaps)-1].ID
+		}
+		if l := nextLinks(r, path, len(snaps), p.limit, last); l != nil {
+			out["snapshots_links"] = l
+		}
+		if st.ver.AtLeast(mvCountInfo) && boolParam(q.Get("with_count")) {
+			sq.Limit, sq.Marker, sq.Offset, sq.Sort = 0, "", 0, nil
+			all, err := h.svc.ListSnapshots(ctx, st.caller, sq, allTenants)
+			if err != nil {
+				return err
+			}
+			out["count"] = len(all)
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
+}
+
+func (h *Handler) showSnapshot(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id, err := snapshotID(r)
+	if err != nil {
+		return err
+	}
+	s, err := h.svc.GetSnapshot(ctx, state(ctx).caller, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"snapshot": snapshotView(ctx, s, true, true)})
+	return nil
+}
+
+// snapshotCreate is a validated POST /snapshots body.
+type snapshotCreate struct {
+	volumeID, name, description string
+	force                       bool
+	metadata                    map[string]string
+}
+
+func decodeCreateSnapshot(o object) (snapshotCreate, error) {
+	var c snapshotCreate
+	snap, err := body(o, "snapshot")
+	if err != nil {
+		return c, err
+	}
+	if err := onlyKeys(snap, "snapshot", "volume_id", "name", "description", "display_name",
+		"display_description", "force", "metadata"); err != nil {
+		return c, err
+	}
+	if _, ok := snap["volume_id"]; !ok {
+		return c, badRequest("Invalid input for field/attribute snapshot. Value: %s. 'volume_id' is a required property", repr(map[string]any(snap)))
+	}
+	if c.volumeID, err = optUUID(snap, "volume_id"); err != nil {
+		return c, err
+	}
+	if c.volumeID == "" {
+		return c, invalidField("volume_id", nil, "None is not of type 'string'")
+	}
+	if c.name, err = nameField(snap, "name", "display_name"); err != nil {
+		return c, err
+	}
+	if c.description, err = nameField(snap, "description", "display_description"); err != nil {
+		return c, err
+	}
+	if v, ok := snap["force"]; ok && v != nil {
+		if c.force, err = parseBool("force", v); err != nil {
+			return c, err
+		}
+	}
+	if v, ok := snap["metadata"]; ok {
+		if c.metadata, err = parseMetadata("metadata", v, true); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+func (h *Handler) createSnapshot(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	if err := authorizeWrite(ctx, "volume:create_snapshot"); err != nil {
+		return err
+	}
+	o, err := decodeBody(r)
+	if err != nil {
+		return err
+	}
+	c, err := decodeCreateSnapshot(o)
+	if err != nil {
+		return err
+	}
+	s, err := h.svc.CreateSnapshot(ctx, state(ctx).caller, c.volumeID, c.name, c.description, c.force, c.metadata)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"snapshot": snapshotView(ctx, s, true, false)})
+	return nil
+}
+
+func (h *Handler) updateSnapshot(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id, err := snapshotID(r)
+	if err != nil {
+		return err
+	}
+	if err := authorizeWrite(ctx, "volume:update_snapshot"); err != nil {
+		return err
+	}
+	o, err := decodeBody(r)
+	if err != nil {
+		return err
+	}
+	snap, err := body(o, "snapshot")
+	if err != nil {
+		return err
+	}
+	if err := onlyKeys(snap, "snapshot", "name", "description", "display_name", "display_description"); err != nil {
+		return err
+	}
+	if len(snap) == 0 {
+		return badRequest("Invalid input for field/attribute snapshot. Value: {}. {} is not valid under any of the given schemas")
+	}
+	var name, desc *string
+	for _, f := range []struct {
+		dst        **string
+		key, alias string
+	}{{&name, "name", "display_name"}, {&desc, "description", "display_description"}} {
+		for _, k := range []string{f.key, f.alias} {
+			s, present, err := optString(snap, k, 255, true)
+			if err != nil {
+				return err
+			}
+			if present && *f.dst == nil {
+				*f.dst = &s
+			}
+		}
+	}
+	s, err := h.svc.UpdateSnapshot(ctx, state(ctx).caller, id, name, desc)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"snapshot": snapshotView(ctx, s, true, false)})
+	return nil
+}
+
+func (h *Handler) deleteSnapshot(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id, err := snapshotID(r)
+	if err != nil {
+		return err
+	}
+	if err := authorizeWrite(ctx, "volume:delete_snapshot"); err != nil {
+		return err
+	}
+	if err := h.svc.DeleteSnapshot(ctx, state(ctx).caller, id, false); err != nil {
+		return err
+	}
+	writeEmpty(w, http.StatusAccepted)
+	return nil
+}
+
+func (h *Handler) snapshotAction(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id, err := snapshotID(r)
+	if err != nil {
+		return err
+	}
+	o, err := decodeBody(r)
+	if err != nil {
+		return err
+	}
+	name, arg, err := singleAction(o)
+	if err != nil {
+		return err
+	}
+	c := state(ctx).caller
+	switch name {
+	case "os-reset_status":
+		if err := authorizeAdmin(ctx, "volume_extension:snapshot_admin_actions:reset_status"); err != nil {
+			return err
+		}
+		a, err := argObject(name, arg)
+		if err != nil {
+			return err
+		}
+		if err := onlyKeys(a, name, "status"); err != nil {
+			return err
+		}
+		status, present, err := optString(a, "status", 255, false)
+		if err != nil {
+			return err
+		}
+		if !present || status == "" {
+			return badRequest("Invalid input for field/attribute os-reset_status. Value: %s. 'status' is a required property", repr(map[string]any(a)))
+		}
+		if err := h.svc.ResetSnapshotStatus(ctx, c, id, strings.ToLower(status)); err != nil {
+			return err
+		}
+	case "os-force_delete":
+		if err := authorizeAdmin(ctx, "volume_extension:snapshot_admin_actions:force_delete"); err != nil {
+			return err
+		}
+		if err := h.svc.DeleteSnapshot(ctx, c, id, true); err != nil {
+			return err
+		}
+	case "os-update_snapshot_status", "os-unmanage":
+		return &fault{http.StatusNotImplemented, "Action " + name + " is not implemented by this service."}
+	default:
+		return badRequest("There is no such action: %s. Verify the request body and Content-Type header and try again.", name)
+	}
+	writeEmpty(w, http.StatusAccepted)
+	return nil
+}

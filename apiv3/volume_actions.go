@@ -1,0 +1,193 @@
+package apiv3
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"strings"
+)
+
+// volumeActionFunc handles one POST /volumes/{id}/action verb; arg is the verb's value.
+type volumeActionFunc func(ctx context.Context, h *Handler, w http.ResponseWriter, id string, arg any) error
+
+// volumeActions are the verbs served now. Attach-related verbs are added by the attach work.
+var volumeActions = map[string]volumeActionFunc{
+	"os-extend":               actExtend,
+	"os-reset_status":         actResetStatus,
+	"os-force_delete":         actForceDelete,
+	"os-set_bootable":         actSetBootable,
+	"os-update_readonly_flag": actReadonly,
+}
+
+// knownUnimplemented are Cinder verbs this service does not offer (yet): 501, not 400.
+var knownUnimplemented = []string{
+	"os-attach", "os-detach", "os-reserve", "os-unreserve", "os-begin_detaching", "os-roll_detaching",
+	"os-initialize_connection", "os-terminate_connection", "os-force_detach", "os-retype",
+	"os-volume_upload_image", "os-migrate_volume", "os-migrate_volume_completion", "os-unmanage",
+	"os-reimage", "revert", "os-set_image_metadata", "os-unset_image_metadata", "os-show_image_metadata",
+	"os-enable_replication", "os-disable_replication", "os-failover_replication", "os-list_replication_targets",
+}
+
+// singleAction returns the one action of an action body.
+func singleAction(o object) (string, any, error) {
+	if len(o) != 1 {
+		keys := make([]string, 0, len(o))
+		for k := range o {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		return "", nil, badRequest("There is no such action: %s. Verify the request body and Content-Type header and try again.", strings.Join(keys, ","))
+	}
+	for k, v := range o {
+		return k, v, nil
+	}
+	return "", nil, nil
+}
+
+func (h *Handler) volumeAction(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id, err := volumeID(r)
+	if err != nil {
+		return err
+	}
+	o, err := decodeBody(r)
+	if err != nil {
+		return err
+	}
+	name, arg, err := singleAction(o)
+	if err != nil {
+		return err
+	}
+	f, ok := volumeActions[name]
+	if !ok {
+		if contains(knownUnimplemented, name) {
+			return &fault{http.StatusNotImplemented, "Action " + name + " is not implemented by this service."}
+		}
+		return badRequest("There is no such action: %s. Verify the request body and Content-Type header and try again.", name)
+	}
+	return f(ctx, h, w, id, arg)
+}
+
+// argObject returns an action's argument as an object (null -> {}).
+func argObject(name string, arg any) (object, error) {
+	if arg == nil {
+		return object{}, nil
+	}
+	m, ok := arg.(map[string]any)
+	if !ok {
+		return nil, invalidField(name, arg, repr(arg)+" is not of type 'object'")
+	}
+	return object(m), nil
+}
+
+func actExtend(ctx context.Context, h *Handler, w http.ResponseWriter, id string, arg any) error {
+	if err := authorizeWrite(ctx, "volume:extend"); err != nil {
+		return err
+	}
+	o, err := argObject("os-extend", arg)
+	if err != nil {
+		return err
+	}
+	if err := onlyKeys(o, "os-extend", "new_size"); err != nil {
+		return err
+	}
+	v, ok := o["new_size"]
+	if !ok {
+		return badRequest("Invalid input for field/attribute os-extend. Value: %s. 'new_size' is a required property", repr(map[string]any(o)))
+	}
+	size, err := parseSize("new_size", v)
+	if err != nil {
+		return err
+	}
+	if err := h.svc.ExtendVolume(ctx, state(ctx).caller, id, size); err != nil {
+		return err
+	}
+	writeEmpty(w, http.StatusAccepted)
+	return nil
+}
+
+func actResetStatus(ctx context.Context, h *Handler, w http.ResponseWriter, id string, arg any) error {
+	if err := authorizeAdmin(ctx, "volume_extension:volume_admin_actions:reset_status"); err != nil {
+		return err
+	}
+	o, err := argObject("os-reset_status", arg)
+	if err != nil {
+		return err
+	}
+	if err := onlyKeys(o, "os-reset_status", "status", "attach_status", "migration_status"); err != nil {
+		return err
+	}
+	var vals [3]string
+	for i, k := range []string{"status", "attach_status", "migration_status"} {
+		s, _, err := optString(o, k, 255, false)
+		if err != nil {
+			return err
+		}
+		vals[i] = strings.ToLower(s)
+	}
+	if vals == [3]string{} {
+		return badRequest("Must specify 'status', 'attach_status' or 'migration_status' for update.")
+	}
+	if err := h.svc.ResetVolumeStatus(ctx, state(ctx).caller, id, vals[0], vals[1], vals[2]); err != nil {
+		return err
+	}
+	writeEmpty(w, http.StatusAccepted)
+	return nil
+}
+
+func actForceDelete(ctx context.Context, h *Handler, w http.ResponseWriter, id string, _ any) error {
+	if err := authorizeAdmin(ctx, "volume_extension:volume_admin_actions:force_delete"); err != nil {
+		return err
+	}
+	if err := h.svc.DeleteVolume(ctx, state(ctx).caller, id, false, true); err != nil {
+		return err
+	}
+	writeEmpty(w, http.StatusAccepted)
+	return nil
+}
+
+// flagArg reads the single boolean field of os-set_bootable / os-update_readonly_flag.
+func flagArg(action, field string, arg any) (bool, error) {
+	o, err := argObject(action, arg)
+	if err != nil {
+		return false, err
+	}
+	if err := onlyKeys(o, action, field); err != nil {
+		return false, err
+	}
+	v, ok := o[field]
+	if !ok {
+		return false, badRequest("Invalid input for field/attribute %s. Value: %s. '%s' is a required property", action, repr(map[string]any(o)), field)
+	}
+	return parseBool(field, v)
+}
+
+func actSetBootable(ctx context.Context, h *Handler, w http.ResponseWriter, id string, arg any) error {
+	if err := authorizeWrite(ctx, "volume_extension:volume_actions:set_bootable"); err != nil {
+		return err
+	}
+	b, err := flagArg("os-set_bootable", "bootable", arg)
+	if err != nil {
+		return err
+	}
+	if err := h.svc.SetBootable(ctx, state(ctx).caller, id, b); err != nil {
+		return err
+	}
+	writeEmpty(w, http.StatusOK)
+	return nil
+}
+
+func actReadonly(ctx context.Context, h *Handler, w http.ResponseWriter, id string, arg any) error {
+	if err := authorizeWrite(ctx, "volume:update_readonly_flag"); err != nil {
+		return err
+	}
+	b, err := flagArg("os-update_readonly_flag", "readonly", arg)
+	if err != nil {
+		return err
+	}
+	if err := h.svc.SetReadOnly(ctx, state(ctx).caller, id, b); err != nil {
+		return err
+	}
+	writeEmpty(w, http.StatusAccepted)
+	return nil
+}

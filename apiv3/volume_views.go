@@ -1,0 +1,157 @@
+package apiv3
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/dlvm-project/dlvm/model"
+)
+
+// timeFormat is how Cinder (oslo) prints datetimes: ISO 8601, microseconds, no zone.
+const timeFormat = "2006-01-02T15:04:05.000000"
+
+func isoTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(timeFormat)
+}
+
+func orNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// links returns Cinder's self and bookmark links of a resource in collection coll.
+func links(ctx context.Context, coll, id string) []any {
+	st := state(ctx)
+	bookmark := st.base + "/" + coll + "/" + id
+	if st.projectID != "" {
+		bookmark = st.base + "/" + st.projectID + "/" + coll + "/" + id
+	}
+	return []any{
+		map[string]any{"rel": "self", "href": st.prefix + "/" + coll + "/" + id},
+		map[string]any{"rel": "bookmark", "href": bookmark},
+	}
+}
+
+// nextLinks returns the collection's "next" link when a full page was returned.
+func nextLinks(r *http.Request, path string, n, limit int, lastID string) []any {
+	if limit <= 0 || n < limit || lastID == "" {
+		return nil
+	}
+	q := url.Values{}
+	for k, vs := range r.URL.Query() {
+		q[k] = vs
+	}
+	q.Set("limit", strconv.Itoa(limit))
+	q.Set("marker", lastID)
+	q.Del("offset")
+	return []any{map[string]any{"rel": "next", "href": state(r.Context()).prefix + "/" + path + "?" + q.Encode()}}
+}
+
+// typeNames resolves volume type ids to names once per request.
+type typeNames struct {
+	h     *Handler
+	cache map[string]*model.VolumeType
+}
+
+func (h *Handler) newTypeNames() *typeNames {
+	return &typeNames{h: h, cache: map[string]*model.VolumeType{}}
+}
+
+func (t *typeNames) get(ctx context.Context, id string) *model.VolumeType {
+	if id == "" {
+		return nil
+	}
+	if vt, ok := t.cache[id]; ok {
+		return vt
+	}
+	vt, err := t.h.svc.GetType(ctx, state(ctx).caller, id)
+	if err != nil {
+		vt = nil
+	}
+	t.cache[id] = vt
+	return vt
+}
+
+func volumeSummary(ctx context.Context, v *model.Volume) map[string]any {
+	return map[string]any{"id": v.ID, "name": v.Name, "links": links(ctx, "volumes", v.ID)}
+}
+
+// volumeDetail is Cinder 21's detailed volume view at the request's microversion. ext adds the
+// attributes Cinder's controller extensions add to show and detail (not to create or update).
+func volumeDetail(ctx context.Context, v *model.Volume, types *typeNames, ext bool) map[string]any {
+	st := state(ctx)
+	ver, admin := st.ver, st.caller.IsAdmin
+	var typeName any = orNull(v.VolumeTypeID)
+	if vt := types.get(ctx, v.VolumeTypeID); vt != nil {
+		typeName = vt.Name
+	}
+	status := v.Status
+	m := map[string]any{
+		"id":                  v.ID,
+		"status":              status,
+		"size":                v.Size,
+		"availability_zone":   v.AvailabilityZone,
+		"created_at":          isoTime(v.CreatedAt),
+		"updated_at":          isoTime(v.UpdatedAt),
+		"name":                v.Name,
+		"description":         v.Description,
+		"volume_type":         typeName,
+		"snapshot_id":         orNull(v.SnapshotID),
+		"source_volid":        orNull(v.SourceVolID),
+		"metadata":            nonNilMap(v.Metadata),
+		"links":               links(ctx, "volumes", v.ID),
+		"user_id":             v.UserID,
+		"bootable":            strconv.FormatBool(v.Bootable),
+		"encrypted":           false,
+		"replication_status":  "disabled",
+		"consistencygroup_id": nil,
+		"multiattach":         v.Multiattach,
+		"attachments":         []any{},
+	}
+	if admin {
+		m["migration_status"] = orNull(v.MigrationStatus)
+	}
+	if ver.AtLeast(mvGroupVolume) {
+		m["group_id"] = nil
+	}
+	if admin && ver.AtLeast(mvProviderID) {
+		m["provider_id"] = nil
+	}
+	if ver.AtLeast(mvSharedTargets) {
+		m["shared_targets"] = false
+		m["service_uuid"] = nil
+	}
+	if admin && ver.AtLeast(mvClusterName) {
+		m["cluster_name"] = nil
+	}
+	if ver.AtLeast(mvTypeIDInDetail) {
+		m["volume_type_id"] = orNull(v.VolumeTypeID)
+	}
+	if ver.AtLeast(mvUseQuota) {
+		m["consumes_quota"] = true
+	}
+	if ext {
+		m["os-vol-tenant-attr:tenant_id"] = v.ProjectID
+		if admin {
+			m["os-vol-host-attr:host"] = orNull(v.Host)
+			m["os-vol-mig-status-attr:migstat"] = orNull(v.MigrationStatus)
+			m["os-vol-mig-status-attr:name_id"] = nil
+		}
+	}
+	return m
+}

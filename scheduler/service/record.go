@@ -1,0 +1,154 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/dlvm-project/dlvm/db"
+	"github.com/dlvm-project/dlvm/model"
+	"github.com/dlvm-project/dlvm/scheduler"
+)
+
+// request builds the scheduler request of volume v: its size, layout and AZ, the backend name of
+// its type, and the legs of its clone source if any.
+func (s *Service) request(ctx context.Context, v *model.Volume) (scheduler.Request, error) {
+	st := s.db.Store()
+	req := scheduler.Request{VolumeID: v.ID, SizeGiB: v.Size, Layout: v.Layout, AvailabilityZone: v.AvailabilityZone}
+	if v.VolumeTypeID != "" {
+		t, err := st.GetType(ctx, v.VolumeTypeID)
+		switch {
+		case errors.Is(err, model.ErrNotFound):
+			s.log.Warn("scheduler: volume type gone, any backend will do", "volume_id", v.ID, "volume_type_id", v.VolumeTypeID)
+		case err != nil:
+			return req, fmt.Errorf("scheduler: load type %s: %w", v.VolumeTypeID, err)
+		default:
+			req.BackendName = t.ExtraSpecs[model.SpecBackendName]
+		}
+	}
+	src := v.SnapshotID
+	if src == "" {
+		src = v.SourceVolID
+	}
+	if src == "" {
+		return req, nil
+	}
+	legs, err := st.ListLegs(ctx, src)
+	if err != nil {
+		return req, fmt.Errorf("scheduler: legs of clone source %s: %w", src, err)
+	}
+	for _, l := range legs {
+		c := *l
+		if c.Status != model.LegAvailable {
+			c.DPVID = "" // nothing to clone from there: keeps its slot, pins nothing
+		}
+		req.SourceLegs = append(req.SourceLegs, &c)
+	}
+	return req, nil
+}
+
+// snapshot reads the read-only state the scheduler works on.
+func (s *Service) snapshot(ctx context.Context) (scheduler.State, error) {
+	st := s.db.Store()
+	state := scheduler.State{Now: s.now(), HeartbeatTimeout: s.opts.HeartbeatTimeout}
+	var err error
+	if state.DVGs, err = st.ListDVGs(ctx); err != nil {
+		return state, fmt.Errorf("scheduler: list dvgs: %w", err)
+	}
+	if state.DPVs, err = st.ListDPVs(ctx, ""); err != nil {
+		return state, fmt.Errorf("scheduler: list dpvs: %w", err)
+	}
+	if state.Provisioned, err = st.ProvisionedBytesByDPV(ctx); err != nil {
+		return state, fmt.Errorf("scheduler: provisioned bytes: %w", err)
+	}
+	return state, nil
+}
+
+// record writes plan for workflow w of volume volID in one transaction. It returns errPlaced
+// when the volume already has legs (another scheduler won) and errSettled when the volume left
+// creating; both roll back.
+//
+// The first statement writes the workflow row. That row lock makes a concurrent scheduler of the
+// same workflow wait until this transaction ends, and only then read: MySQL's REPEATABLE READ
+// takes its snapshot at the first read, not at BEGIN, so the reads below see the winner's legs.
+// (SQLite transactions start with BEGIN IMMEDIATE and are serialized anyway.)
+func (s *Service) record(ctx context.Context, w *model.Workflow, volID string, plan *scheduler.Plan) error {
+	return s.db.InTx(ctx, func(st *db.Store) error {
+		nw := *w
+		nw.State, nw.Error = model.WfScheduled, ""
+		if err := st.UpdateWorkflow(ctx, &nw); err != nil {
+			return err
+		}
+		v, err := unplaced(ctx, st, volID)
+		if err != nil {
+			return err
+		}
+		legs := make([]*model.Leg, len(plan.Legs))
+		for i, l := range plan.Legs {
+			legs[i] = &model.Leg{
+				ID: uuid.NewString(), OwnerKind: model.OwnerVolume, OwnerID: volID,
+				Group: l.Group, Mirror: l.Mirror, DPVID: l.DPVID, SizeBytes: l.SizeBytes,
+				Status: model.LegCreating,
+			}
+		}
+		if err := st.CreateLegs(ctx, legs); err != nil {
+			return err
+		}
+		v.DVGID = plan.DVG.ID
+		v.Host = fmt.Sprintf("dlvm@%s#%s", s.opts.Backend, plan.DVG.Name)
+		return st.UpdateVolume(ctx, v)
+	})
+}
+
+// fail records a placement failure: volume error with the reason, workflow failed. A volume
+// that another scheduler placed or that left creating meanwhile is left alone.
+func (s *Service) fail(ctx context.Context, w *model.Workflow, volID, reason string) error {
+	err := s.db.InTx(ctx, func(st *db.Store) error {
+		nw := *w
+		nw.State, nw.Error = model.WfFailed, reason
+		if err := st.UpdateWorkflow(ctx, &nw); err != nil { // first: the row lock, see record
+			return err
+		}
+		v, err := unplaced(ctx, st, volID)
+		if err != nil {
+			return err
+		}
+		v.Status, v.ErrorReason = model.StatusError, reason
+		return st.UpdateVolume(ctx, v)
+	})
+	if errors.Is(err, errPlaced) || errors.Is(err, errSettled) {
+		s.log.Info("scheduler: volume settled by another scheduler", "workflow_id", w.ID, "volume_id", volID)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("scheduler: record failure of volume %s: %w", volID, err)
+	}
+	return nil
+}
+
+// unplaced returns the volume while it still waits for placement; errSettled when it is missing
+// or no longer creating, errPlaced when it already has a dvg or legs.
+func unplaced(ctx context.Context, st *db.Store, volID string) (*model.Volume, error) {
+	v, err := st.GetVolume(ctx, volID)
+	if errors.Is(err, model.ErrNotFound) {
+		return nil, errSettled
+	} else if err != nil {
+		return nil, err
+	}
+	if v.DVGID != "" {
+		return nil, errPlaced
+	}
+	if v.Status != model.StatusCreating {
+		return nil, errSettled
+	}
+	legs, err := st.ListLegs(ctx, volID)
+	if err != nil {
+		return nil, err
+	}
+	if len(legs) > 0 {
+		return nil, errPlaced
+	}
+	return v, nil
+}

@@ -1,0 +1,12 @@
+DROP TABLE IF EXISTS workflows;
+DROP TABLE IF EXISTS legs;
+DROP TABLE IF EXISTS dpvs;
+DROP TABLE IF EXISTS dvgs;
+DROP TABLE IF EXISTS quota_usages;
+DROP TABLE IF EXISTS quotas;
+DROP TABLE IF EXISTS volume_type_extra_specs;
+DROP TABLE IF EXISTS volume_types;
+DROP TABLE IF EXISTS snapshot_metadata;
+DROP TABLE IF EXISTS snapshots;
+DROP TABLE IF EXISTS volume_metadata;
+DROP TABLE IF EXISTS volumes;

@@ -1,0 +1,330 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/dlvm-project/dlvm/model"
+)
+
+// maxRows stands in for "no limit" when only an offset is given (valid on both dialects).
+const maxRows = "9223372036854775807"
+
+// inChunk bounds the number of placeholders of one IN list.
+const inChunk = 1000
+
+// cond collects WHERE clauses and their arguments.
+type cond struct {
+	where []string
+	args  []any
+}
+
+func (c *cond) add(clause string, args ...any) {
+	c.where = append(c.where, clause)
+	c.args = append(c.args, args...)
+}
+
+func (c *cond) sql() string {
+	if len(c.where) == 0 {
+		return "1 = 1"
+	}
+	return strings.Join(c.where, " AND ")
+}
+
+// placeholders returns "?, ?, ..." with n marks.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// likeEscape escapes a substring for LIKE ... ESCAPE '!'.
+func likeEscape(s string) string {
+	r := strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
+	return "%" + r.Replace(s) + "%"
+}
+
+// metadataFilter adds one EXISTS clause per pair (in key order, so queries are stable).
+func metadataFilter(c *cond, mdTable, fk, outer string, md map[string]string) {
+	for _, k := range sortedKeys(md) {
+		c.add(fmt.Sprintf("EXISTS (SELECT 1 FROM %s m WHERE m.%s = %s.id AND m.meta_key = ? AND m.meta_value = ?)",
+			mdTable, fk, outer), k, md[k])
+	}
+}
+
+// page describes sorting and paging of a list query.
+type page struct {
+	table   string
+	what    string            // "Volume", "Snapshot": for the marker's not-found message
+	columns map[string]string // API sort key -> column
+	sort    []SortKey
+	marker  string
+	scope   cond // what the marker row must satisfy (not deleted, project)
+	limit   int
+	offset  int
+}
+
+type orderCol struct {
+	col  string
+	desc bool
+}
+
+// order resolves sort keys through the whitelist; default created_at desc; id always breaks ties.
+func (p *page) order() ([]orderCol, error) {
+	keys := p.sort
+	if len(keys) == 0 {
+		keys = []SortKey{{Key: "created_at", Desc: true}}
+	}
+	var out []orderCol
+	seen := map[string]bool{}
+	for _, k := range keys {
+		col, ok := p.columns[k.Key]
+		if !ok {
+			return nil, model.Errorf(model.ErrInvalid, "Invalid sort key %q.", k.Key)
+		}
+		if seen[col] {
+			continue
+		}
+		seen[col] = true
+		out = append(out, orderCol{col: col, desc: k.Desc})
+	}
+	if !seen["id"] {
+		out = append(out, orderCol{col: "id", desc: out[len(out)-1].desc})
+	}
+	return out, nil
+}
+
+// apply appends the marker condition to c and returns the ORDER BY / LIMIT / OFFSET tail.
+func (p *page) apply(ctx context.Context, q querier, c *cond) (string, error) {
+	if p.limit < 0 || p.offset < 0 {
+		return "", model.Errorf(model.ErrInvalid, "limit and offset must not be negative.")
+	}
+	cols, err := p.order()
+	if err != nil {
+		return "", err
+	}
+	if p.marker != "" {
+		if err := p.markerCond(ctx, q, cols, c); err != nil {
+			return "", err
+		}
+	}
+	var b strings.Builder
+	b.WriteString(" ORDER BY ")
+	for i, oc := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(oc.col)
+		if oc.desc {
+			b.WriteString(" DESC")
+		} else {
+			b.WriteString(" ASC")
+		}
+	}
+	switch {
+	case p.limit > 0:
+		fmt.Fprintf(&b, " LIMIT %d", p.limit)
+	case p.offset > 0:
+		b.WriteString(" LIMIT " + maxRows)
+	}
+	if p.offset > 0 {
+		fmt.Fprintf(&b, " OFFSET %d", p.offset)
+	}
+	return b.String(), nil
+}
+
+// markerCond adds "after the marker row in sort order":
+// (c1 > v1) OR (c1 = v1 AND c2 > v2) OR ... with < for descending columns.
+func (p *page) markerCond(ctx context.Context, q querier, cols []orderCol, c *cond) error {
+	names := make([]string, len(cols))
+	for i, oc := range cols {
+		names[i] = oc.col
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	scope := cond{where: append([]string{"id = ?"}, p.scope.where...), args: append([]any{p.marker}, p.scope.args...)}
+	query := fmt.Sprintf("SELECT %s FROM %s WHERE %s", strings.Join(names, ", "), p.table, scope.sql())
+	err := q.QueryRowContext(ctx, query, scope.args...).Scan(ptrs...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return model.Errorf(model.ErrNotFound, "Marker %s could not be found.", p.marker)
+	}
+	if err != nil {
+		return dbErr("list marker", err)
+	}
+	for i, v := range vals {
+		if b, ok := v.([]byte); ok { // compare as text, in the column's collation
+			vals[i] = string(b)
+		}
+	}
+	var ors []string
+	var args []any
+	for i := range cols {
+		var ands []string
+		for j := 0; j < i; j++ {
+			ands = append(ands, cols[j].col+" = ?")
+			args = append(args, vals[j])
+		}
+		op := " > ?"
+		if cols[i].desc {
+			op = " < ?"
+		}
+		ands = append(ands, cols[i].col+op)
+		args = append(args, vals[i])
+		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
+	}
+	c.add("("+strings.Join(ors, " OR ")+")", args...)
+	return nil
+}
+
+// loadMetadata reads key/value rows of table for the given owner ids (chunked IN lists: one
+// query per page of up to inChunk rows) and calls set for each.
+func loadMetadata(ctx context.Context, q querier, table, fk string, ids []string, set func(id, k, v string)) error {
+	for start := 0; start < len(ids); start += inChunk {
+		end := min(start+inChunk, len(ids))
+		chunk := ids[start:end]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		query := fmt.Sprintf("SELECT %s, meta_key, meta_value FROM %s WHERE %s IN (%s)", fk, table, fk, placeholders(len(chunk)))
+		rows, err := q.QueryContext(ctx, query, args...)
+		if err != nil {
+			return dbErr("load "+table, err)
+		}
+		for rows.Next() {
+			var id, k, v string
+			if err := rows.Scan(&id, &k, &v); err != nil {
+				rows.Close()
+				return dbErr("scan "+table, err)
+			}
+			set(id, k, v)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return dbErr("load "+table, err)
+		}
+	}
+	return nil
+}
+
+// upsertSQL returns an INSERT of keys, cols and insertOnly (arguments in that order) that, when
+// the key exists, updates cols only.
+func (s *Store) upsertSQL(table string, keys, cols []string, insertOnly ...string) string {
+	all := append(append(append([]string{}, keys...), cols...), insertOnly...)
+	ins := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", table, strings.Join(all, ", "), placeholders(len(all)))
+	sets := make([]string, len(cols))
+	if s.d.dialect == DialectMySQL {
+		for i, c := range cols {
+			sets[i] = fmt.Sprintf("%s = VALUES(%s)", c, c)
+		}
+		return ins + " ON DUPLICATE KEY UPDATE " + strings.Join(sets, ", ")
+	}
+	for i, c := range cols {
+		sets[i] = fmt.Sprintf("%s = excluded.%s", c, c)
+	}
+	return ins + fmt.Sprintf(" ON CONFLICT (%s) DO UPDATE SET %s", strings.Join(keys, ", "), strings.Join(sets, ", "))
+}
+
+// insertIgnore returns the dialect's INSERT that skips rows whose key exists.
+func (s *Store) insertIgnore() string {
+	if s.d.dialect == DialectMySQL {
+		return "INSERT IGNORE"
+	}
+	return "INSERT OR IGNORE"
+}
+
+// setMetadata merges or replaces key/value rows of one owner. Run inside a transaction.
+func (s *Store) setMetadata(ctx context.Context, table, fk, id string, md map[string]string, replace bool) error {
+	if replace {
+		if _, err := s.q.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s = ?", table, fk), id); err != nil {
+			return dbErr("clear "+table, err)
+		}
+	}
+	if len(md) == 0 {
+		return nil
+	}
+	stmt := s.upsertSQL(table, []string{fk, "meta_key"}, []string{"meta_value"})
+	for _, k := range sortedKeys(md) { // a fixed lock order
+		if _, err := s.q.ExecContext(ctx, stmt, id, k, md[k]); err != nil {
+			return dbErr("set "+table, err)
+		}
+	}
+	return nil
+}
+
+// deleteMetadataKey removes one key; ErrNotFound when absent.
+func (s *Store) deleteMetadataKey(ctx context.Context, table, fk, id, key string) error {
+	res, err := s.q.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s = ? AND meta_key = ?", table, fk), id, key)
+	if err != nil {
+		return dbErr("delete "+table, err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return model.Errorf(model.ErrNotFound, "Metadata key %s could not be found for %s.", key, id)
+	}
+	return nil
+}
+
+// exists reports whether a non-deleted row with id exists in table.
+func (s *Store) exists(ctx context.Context, table, id string) (bool, error) {
+	var one int
+	err := s.q.QueryRowContext(ctx, fmt.Sprintf("SELECT 1 FROM %s WHERE id = ? AND deleted = 0", table), id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, dbErr("exists "+table, err)
+	}
+	return true, nil
+}
+
+// setStatus is the conditional status move shared by volumes and snapshots.
+func (s *Store) setStatus(ctx context.Context, table, what, id string, from []string, to string) error {
+	c := cond{}
+	c.add("id = ?", id)
+	c.add("deleted = 0")
+	if len(from) > 0 {
+		args := make([]any, len(from))
+		for i, f := range from {
+			args[i] = f
+		}
+		c.add("status IN ("+placeholders(len(from))+")", args...)
+	}
+	args := append([]any{to, s.tv(now())}, c.args...)
+	res, err := s.q.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET status = ?, updated_at = ? WHERE %s", table, c.sql()), args...)
+	if err != nil {
+		return dbErr("set "+table+" status", err)
+	}
+	n, err := affected(res)
+	if err != nil || n > 0 {
+		return err
+	}
+	var cur string
+	err = s.q.QueryRowContext(ctx, fmt.Sprintf("SELECT status FROM %s WHERE id = ? AND deleted = 0", table), id).Scan(&cur)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound(what, id)
+	}
+	if err != nil {
+		return dbErr("read "+table+" status", err)
+	}
+	return model.Errorf(model.ErrConflict, "%s %s status must be %s, is %s.", what, id, strings.Join(from, " or "), cur)
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,247 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/dlvm-project/dlvm/model"
+)
+
+const volumeCols = `id, project_id, user_id, display_name, display_description, size, status,
+	attach_status, migration_status, availability_zone, volume_type_id, snapshot_id, source_volid,
+	bootable, read_only, multiattach, host, dvg_id, layout_mirrors, layout_stripes, layout_chunk_kib,
+	epoch, error_reason, created_at, updated_at, launched_at, terminated_at`
+
+// volumeSortColumns maps API sort keys to columns (the whitelist).
+var volumeSortColumns = map[string]string{
+	"created_at":        "created_at",
+	"updated_at":        "updated_at",
+	"id":                "id",
+	"name":              "display_name",
+	"display_name":      "display_name",
+	"size":              "size",
+	"status":            "status",
+	"availability_zone": "availability_zone",
+	"bootable":          "bootable",
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanVolume(r rowScanner) (*model.Volume, error) {
+	var (
+		v                  model.Volume
+		created, updated   scanTime
+		launched, terminal scanTime
+	)
+	err := r.Scan(&v.ID, &v.ProjectID, &v.UserID, &v.Name, &v.Description, &v.Size, &v.Status,
+		&v.AttachStatus, &v.MigrationStatus, &v.AvailabilityZone, &v.VolumeTypeID, &v.SnapshotID, &v.SourceVolID,
+		&v.Bootable, &v.ReadOnly, &v.Multiattach, &v.Host, &v.DVGID, &v.Layout.Mirrors, &v.Layout.Stripes, &v.Layout.ChunkKiB,
+		&v.Epoch, &v.ErrorReason, &created, &updated, &launched, &terminal)
+	if err != nil {
+		return nil, err
+	}
+	v.CreatedAt, v.UpdatedAt = created.T, updated.T
+	v.LaunchedAt, v.TerminatedAt = launched.ptr(), terminal.ptr()
+	v.Metadata = map[string]string{}
+	return &v, nil
+}
+
+// CreateVolume inserts v with its metadata. CreatedAt/UpdatedAt are set if zero.
+// ErrConflict if the id exists.
+func (s *Store) CreateVolume(ctx context.Context, v *model.Volume) error {
+	t := now()
+	if v.CreatedAt.IsZero() {
+		v.CreatedAt = t
+	}
+	if v.UpdatedAt.IsZero() {
+		v.UpdatedAt = v.CreatedAt
+	}
+	v.CreatedAt, v.UpdatedAt = norm(v.CreatedAt), norm(v.UpdatedAt)
+	return s.write(ctx, func(s *Store) error {
+		_, err := s.q.ExecContext(ctx, `INSERT INTO volumes (`+volumeCols+`, deleted)
+			VALUES (`+placeholders(27)+`, 0)`,
+			v.ID, v.ProjectID, v.UserID, v.Name, v.Description, v.Size, v.Status,
+			v.AttachStatus, v.MigrationStatus, v.AvailabilityZone, v.VolumeTypeID, v.SnapshotID, v.SourceVolID,
+			v.Bootable, v.ReadOnly, v.Multiattach, v.Host, v.DVGID, v.Layout.Mirrors, v.Layout.Stripes, v.Layout.ChunkKiB,
+			v.Epoch, v.ErrorReason, s.tv(v.CreatedAt), s.tv(v.UpdatedAt), s.tvp(v.LaunchedAt), s.tvp(v.TerminatedAt))
+		if isDuplicate(err) {
+			return model.Errorf(model.ErrConflict, "Volume %s already exists.", v.ID)
+		}
+		if err != nil {
+			return dbErr("create volume", err)
+		}
+		return s.setMetadata(ctx, "volume_metadata", "volume_id", v.ID, v.Metadata, false)
+	})
+}
+
+// GetVolume returns the volume with its metadata; ErrNotFound if missing or deleted.
+func (s *Store) GetVolume(ctx context.Context, id string) (*model.Volume, error) {
+	v, err := scanVolume(s.q.QueryRowContext(ctx, `SELECT `+volumeCols+` FROM volumes WHERE id = ? AND deleted = 0`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("Volume", id)
+	}
+	if err != nil {
+		return nil, dbErr("get volume", err)
+	}
+	err = loadMetadata(ctx, s.q, "volume_metadata", "volume_id", []string{id}, func(_, k, val string) { v.Metadata[k] = val })
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// volumeFilter turns the filter fields of q into WHERE clauses.
+func volumeFilter(q VolumeQuery) (where, scope cond) {
+	where.add("deleted = 0")
+	scope.add("deleted = 0")
+	if q.ProjectID != "" {
+		where.add("project_id = ?", q.ProjectID)
+		scope.add("project_id = ?", q.ProjectID)
+	}
+	if q.Name != "" {
+		where.add("display_name = ?", q.Name)
+	}
+	if q.NameLike != "" {
+		where.add("display_name LIKE ? ESCAPE '!'", likeEscape(q.NameLike))
+	}
+	if q.Status != "" {
+		where.add("status = ?", q.Status)
+	}
+	if q.Bootable != nil {
+		where.add("bootable = ?", *q.Bootable)
+	}
+	if q.AvailabilityZone != "" {
+		where.add("availability_zone = ?", q.AvailabilityZone)
+	}
+	if q.VolumeTypeID != "" {
+		where.add("volume_type_id = ?", q.VolumeTypeID)
+	}
+	if len(q.IDs) > 0 {
+		args := make([]any, len(q.IDs))
+		for i, id := range q.IDs {
+			args[i] = id
+		}
+		where.add("id IN ("+placeholders(len(q.IDs))+")", args...)
+	}
+	metadataFilter(&where, "volume_metadata", "volume_id", "volumes", q.Metadata)
+	return where, scope
+}
+
+// ListVolumes returns the matching volumes with their metadata (no N+1 queries).
+func (s *Store) ListVolumes(ctx context.Context, q VolumeQuery) ([]*model.Volume, error) {
+	where, scope := volumeFilter(q)
+	p := page{table: "volumes", what: "Volume", columns: volumeSortColumns, sort: q.Sort,
+		marker: q.Marker, scope: scope, limit: q.Limit, offset: q.Offset}
+	tail, err := p.apply(ctx, s.q, &where)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.q.QueryContext(ctx, `SELECT `+volumeCols+` FROM volumes WHERE `+where.sql()+tail, where.args...)
+	if err != nil {
+		return nil, dbErr("list volumes", err)
+	}
+	defer rows.Close()
+	out := []*model.Volume{}
+	byID := map[string]*model.Volume{}
+	ids := []string{}
+	for rows.Next() {
+		v, err := scanVolume(rows)
+		if err != nil {
+			return nil, dbErr("scan volume", err)
+		}
+		out = append(out, v)
+		byID[v.ID] = v
+		ids = append(ids, v.ID)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("list volumes", err)
+	}
+	rows.Close()
+	err = loadMetadata(ctx, s.q, "volume_metadata", "volume_id", ids, func(id, k, val string) { byID[id].Metadata[k] = val })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CountVolumes counts the matching volumes, ignoring Sort/Limit/Marker/Offset.
+func (s *Store) CountVolumes(ctx context.Context, q VolumeQuery) (int, error) {
+	where, _ := volumeFilter(q)
+	var n int
+	if err := s.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM volumes WHERE `+where.sql(), where.args...).Scan(&n); err != nil {
+		return 0, dbErr("count volumes", err)
+	}
+	return n, nil
+}
+
+// UpdateVolume writes every column of v except ID, ProjectID, CreatedAt and Metadata, and sets
+// UpdatedAt. ErrNotFound if missing or deleted.
+func (s *Store) UpdateVolume(ctx context.Context, v *model.Volume) error {
+	t := now()
+	res, err := s.q.ExecContext(ctx, `UPDATE volumes SET user_id = ?, display_name = ?, display_description = ?,
+		size = ?, status = ?, attach_status = ?, migration_status = ?, availability_zone = ?, volume_type_id = ?,
+		snapshot_id = ?, source_volid = ?, bootable = ?, read_only = ?, multiattach = ?, host = ?, dvg_id = ?,
+		layout_mirrors = ?, layout_stripes = ?, layout_chunk_kib = ?, epoch = ?, error_reason = ?,
+		updated_at = ?, launched_at = ?, terminated_at = ?
+		WHERE id = ? AND deleted = 0`,
+		v.UserID, v.Name, v.Description, v.Size, v.Status, v.AttachStatus, v.MigrationStatus, v.AvailabilityZone,
+		v.VolumeTypeID, v.SnapshotID, v.SourceVolID, v.Bootable, v.ReadOnly, v.Multiattach, v.Host, v.DVGID,
+		v.Layout.Mirrors, v.Layout.Stripes, v.Layout.ChunkKiB, v.Epoch, v.ErrorReason,
+		s.tv(t), s.tvp(v.LaunchedAt), s.tvp(v.TerminatedAt), v.ID)
+	if err != nil {
+		return dbErr("update volume", err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return notFound("Volume", v.ID)
+	}
+	v.UpdatedAt = t
+	return nil
+}
+
+// SetVolumeStatus moves the volume to status `to` only if its status is one of `from` (any
+// status when from is empty). It returns ErrConflict (naming the current status in the message)
+// when the status is not in from, ErrNotFound if missing. Atomic: two racing callers cannot both
+// succeed from the same state.
+func (s *Store) SetVolumeStatus(ctx context.Context, id string, from []string, to string) error {
+	return s.setStatus(ctx, "volumes", "Volume", id, from, to)
+}
+
+// SetVolumeMetadata merges md into the volume's metadata, or replaces it when replace is true.
+// ErrNotFound if the volume is missing or deleted.
+func (s *Store) SetVolumeMetadata(ctx context.Context, id string, md map[string]string, replace bool) error {
+	return s.write(ctx, func(s *Store) error {
+		ok, err := s.exists(ctx, "volumes", id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return notFound("Volume", id)
+		}
+		return s.setMetadata(ctx, "volume_metadata", "volume_id", id, md, replace)
+	})
+}
+
+// DeleteVolumeMetadata removes one key; ErrNotFound if the key is absent.
+func (s *Store) DeleteVolumeMetadata(ctx context.Context, id, key string) error {
+	ok, err := s.exists(ctx, "volumes", id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return notFound("Volume", id)
+	}
+	return s.deleteMetadataKey(ctx, "volume_metadata", "volume_id", id, key)
+}
+
+// DeleteVolume soft-deletes the volume (status deleted, deleted_at set). Idempotent.
+func (s *Store) DeleteVolume(ctx context.Context, id string) error {
+	t := s.tv(now())
+	_, err := s.q.ExecContext(ctx, `UPDATE volumes SET deleted = 1, deleted_at = ?, updated_at = ?, status = ?
+		WHERE id = ? AND deleted = 0`, t, t, model.StatusDeleted, id)
+	return dbErr("delete volume", err)
+}

@@ -20,19 +20,21 @@ import (
 
 	"github.com/dlvm-project/dlvm/db"
 	"github.com/dlvm-project/dlvm/model"
+	"github.com/dlvm-project/dlvm/volume/pool"
 	"github.com/dlvm-project/dlvm/volume/rpc"
 )
 
-// Agent is what the manager needs from a dpv agent. Every method is idempotent by leg id.
+// Agent is what the manager needs from a dpv agent (agent.Client). Every method is idempotent
+// by leg id; the leg-making ones return the leg as the dpv now has it.
 type Agent interface {
 	// CreateLeg creates a zeroed leg; an existing leg of the same size is success.
-	CreateLeg(ctx context.Context, id string, size int64) error
+	CreateLeg(ctx context.Context, id string, size int64) (pool.LegInfo, error)
 	// CloneLeg makes id a copy of src (leg or snapshot) grown to size; existing id is success.
-	CloneLeg(ctx context.Context, id, src string, size int64) error
+	CloneLeg(ctx context.Context, id, src string, size int64) (pool.LegInfo, error)
 	// SnapshotLeg makes id a point-in-time copy of src; existing id is success.
-	SnapshotLeg(ctx context.Context, id, src string) error
+	SnapshotLeg(ctx context.Context, id, src string) (pool.LegInfo, error)
 	// ExtendLeg grows a leg; already large enough is success.
-	ExtendLeg(ctx context.Context, id string, size int64) error
+	ExtendLeg(ctx context.Context, id string, size int64) (pool.LegInfo, error)
 	// DeleteLeg removes a leg; a missing leg is success.
 	DeleteLeg(ctx context.Context, id string) error
 	// ReadAt reads leg bytes at off.

@@ -16,6 +16,7 @@ import (
 	"github.com/dlvm-project/dlvm/db"
 	"github.com/dlvm-project/dlvm/db/dbtest"
 	"github.com/dlvm-project/dlvm/model"
+	"github.com/dlvm-project/dlvm/volume/pool"
 	"github.com/dlvm-project/dlvm/volume/rpc"
 )
 
@@ -64,51 +65,57 @@ func (f *fakeDPV) op(name string) error {
 	return nil
 }
 
-func (f *fakeDPV) CreateLeg(ctx context.Context, id string, size int64) error {
+func (f *fakeDPV) info(id string) pool.LegInfo {
+	return pool.LegInfo{ID: id, SizeBytes: f.legs[id].size}
+}
+
+func (f *fakeDPV) CreateLeg(ctx context.Context, id string, size int64) (pool.LegInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.op("create " + id); err != nil {
-		return err
+		return pool.LegInfo{}, err
 	}
 	if f.failCreate {
-		return model.Errorf(model.ErrInvalid, "pool full")
+		return pool.LegInfo{}, model.Errorf(model.ErrInvalid, "pool full")
 	}
 	if _, ok := f.legs[id]; !ok {
 		f.legs[id] = &fakeLeg{size: size}
 	}
-	return nil
+	return f.info(id), nil
 }
 
-func (f *fakeDPV) CloneLeg(ctx context.Context, id, src string, size int64) error {
+func (f *fakeDPV) CloneLeg(ctx context.Context, id, src string, size int64) (pool.LegInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.op("clone " + id + " " + src); err != nil {
-		return err
+		return pool.LegInfo{}, err
 	}
 	s, ok := f.legs[src]
 	if !ok {
-		return model.Errorf(model.ErrNotFound, "no leg %s", src)
+		return pool.LegInfo{}, model.Errorf(model.ErrNotFound, "no leg %s", src)
 	}
 	if _, ok := f.legs[id]; !ok {
 		f.legs[id] = &fakeLeg{size: max(size, s.size), data: append([]byte(nil), s.data...)}
 	}
-	return nil
+	return f.info(id), nil
 }
 
-func (f *fakeDPV) SnapshotLeg(ctx context.Context, id, src string) error {
+func (f *fakeDPV) SnapshotLeg(ctx context.Context, id, src string) (pool.LegInfo, error) {
 	return f.CloneLeg(ctx, id, src, 0)
 }
 
-func (f *fakeDPV) ExtendLeg(ctx context.Context, id string, size int64) error {
+func (f *fakeDPV) ExtendLeg(ctx context.Context, id string, size int64) (pool.LegInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.op("extend " + id); err != nil {
-		return err
+		return pool.LegInfo{}, err
 	}
-	if l := f.legs[id]; l != nil && l.size < size {
-		l.size = size
+	l, ok := f.legs[id]
+	if !ok {
+		return pool.LegInfo{}, model.Errorf(model.ErrNotFound, "no leg %s", id)
 	}
-	return nil
+	l.size = max(l.size, size)
+	return f.info(id), nil
 }
 
 func (f *fakeDPV) DeleteLeg(ctx context.Context, id string) error {

@@ -58,7 +58,7 @@ func (m *Manager) createVolume(ctx context.Context, w *model.Workflow, log *slog
 					return fmt.Errorf("leg %s: %w", l.ID, err)
 				}
 			default:
-				if err := ag.CreateLeg(ctx, l.ID, l.SizeBytes); err != nil {
+				if _, err := ag.CreateLeg(ctx, l.ID, l.SizeBytes); err != nil {
 					return fmt.Errorf("leg %s: %w", l.ID, err)
 				}
 			}
@@ -162,7 +162,8 @@ func (m *Manager) cloneLegFrom(ctx context.Context, dpvs map[string]*model.DPV, 
 	}
 	for _, s := range group {
 		if s.DPVID == l.DPVID {
-			return ag.CloneLeg(ctx, l.ID, s.ID, l.SizeBytes)
+			_, err := ag.CloneLeg(ctx, l.ID, s.ID, l.SizeBytes)
+			return err
 		}
 	}
 	s := group[0]
@@ -170,7 +171,7 @@ func (m *Manager) cloneLegFrom(ctx context.Context, dpvs map[string]*model.DPV, 
 	if err != nil {
 		return err
 	}
-	if err := ag.CreateLeg(ctx, l.ID, l.SizeBytes); err != nil {
+	if _, err := ag.CreateLeg(ctx, l.ID, l.SizeBytes); err != nil {
 		return err
 	}
 	return copyBytes(ctx, sag, s.ID, ag, l.ID, 0, 0, min(s.SizeBytes, l.SizeBytes))
@@ -253,7 +254,7 @@ func (m *Manager) extendVolume(ctx context.Context, w *model.Workflow, log *slog
 		if err != nil {
 			return err
 		}
-		if err := ag.ExtendLeg(ctx, l.ID, size); err != nil {
+		if _, err := ag.ExtendLeg(ctx, l.ID, size); err != nil {
 			return fmt.Errorf("extend leg %s: %w", l.ID, err)
 		}
 		l.SizeBytes = size
@@ -313,7 +314,7 @@ func (m *Manager) createSnapshot(ctx context.Context, w *model.Workflow, log *sl
 		if err != nil {
 			return err
 		}
-		if err := ag.SnapshotLeg(ctx, l.ID, l.SourceLegID); err != nil {
+		if _, err := ag.SnapshotLeg(ctx, l.ID, l.SourceLegID); err != nil {
 			return fmt.Errorf("snapshot leg %s: %w", l.SourceLegID, err)
 		}
 		l.Status = model.LegAvailable

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 KS_DIR=${KS_DIR:-$(mktemp -d /tmp/dlvm-keystone.XXXXXX)}
 keystone/testdata/start-test-keystones.sh "$KS_DIR"
 trap 'keystone/testdata/stop-test-keystones.sh "$KS_DIR" || true' EXIT
-set -a; source "$KS_DIR/env"; set +a
+set -a; source "$KS_DIR/keystone.env"; set +a
 export DLVM_REQUIRE_KEYSTONE=1
 go test -count=1 -timeout 20m ./...
 scripts/cli-smoke.sh bin/dlvm

@@ -25,6 +25,18 @@ run=${KERNEL_RUN:-Kernel}
 read -r -a vm_args <<<"${KERNEL_VM_ARGS:-}"
 [ -x "$vm" ] || { echo "test-kernel: kernel VM runner $vm not found (set KERNEL_VM)" >&2; exit 2; }
 
+# `lvm lvcreate --snapshot` checks for the dm-snapshot target even for thin snapshots, and the
+# shared run.sh does not load that module. Until it does, run a temporary copy that adds it.
+if ! grep -q "dm-snapshot" "$vm"; then
+  patched=$(mktemp -d /tmp/dlvm-kernel-vm.XXXXXX)
+  sed -e "s/'dm-mirror', /'dm-mirror', 'dm-snapshot', /" \
+      -e "s/ dm-mirror target_core_mod/ dm-mirror dm-snapshot target_core_mod/" "$vm" >"$patched/run.sh"
+  chmod +x "$patched/run.sh"
+  [ "$(grep -c dm-snapshot "$patched/run.sh")" = 2 ] || { echo "test-kernel: could not add dm-snapshot to $vm" >&2; exit 2; }
+  echo "test-kernel: using a copy of $vm that also loads dm-snapshot"
+  vm=$patched/run.sh
+fi
+
 payload=$(mktemp -d /tmp/dlvm-kernel-payload.XXXXXX)
 if [ "${KEEP_PAYLOAD:-}" = 1 ]; then echo "test-kernel: payload in $payload"; else trap 'rm -rf "$payload"' EXIT; fi
 

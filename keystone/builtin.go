@@ -22,12 +22,11 @@ import (
 
 // Defaults of BuiltinOptions.
 const (
-	DefaultTokenTTL   = 24 * time.Hour
-	DefaultPublicURL  = "http://127.0.0.1:5000"
-	DefaultRegion     = "RegionOne"
-	DefaultVolumeURL  = "http://127.0.0.1:8776/v3/%(project_id)s"
-	DefaultImageURL   = "http://127.0.0.1:9292/v2"
-	DefaultComputeURL = "http://127.0.0.1:8774/v2.1"
+	DefaultTokenTTL  = 24 * time.Hour
+	DefaultPublicURL = "http://127.0.0.1:5000"
+	DefaultRegion    = "RegionOne"
+	DefaultVolumeURL = "http://127.0.0.1:8776/v3/%(project_id)s"
+	DefaultImageURL  = "http://127.0.0.1:9292/v2"
 	// ServiceProject always exists in the built-in identity.
 	ServiceProject = "service"
 )
@@ -51,7 +50,7 @@ type BuiltinOptions struct {
 	Region     string        // default DefaultRegion
 	VolumeURL  string        // volumev3 and block-storage endpoint; default DefaultVolumeURL
 	ImageURL   string        // placeholder image endpoint; default DefaultImageURL
-	ComputeURL string        // placeholder compute endpoint; default DefaultComputeURL
+	ComputeURL string        // compute endpoint; default the empty compute API this identity serves (ComputePath)
 	Users      []User
 	// RevocationFile, when set, keeps revoked token ids across restarts (one "jti unix_expiry"
 	// line each, appended on revocation). Empty means revocations live in memory only.
@@ -121,7 +120,7 @@ func NewBuiltin(opts BuiltinOptions, log *slog.Logger) (*Builtin, error) {
 	setDefault(&opts.Region, DefaultRegion)
 	setDefault(&opts.VolumeURL, DefaultVolumeURL)
 	setDefault(&opts.ImageURL, DefaultImageURL)
-	setDefault(&opts.ComputeURL, DefaultComputeURL)
+	setDefault(&opts.ComputeURL, strings.TrimRight(opts.PublicURL, "/")+ComputePath)
 	if opts.TokenTTL <= 0 {
 		opts.TokenTTL = DefaultTokenTTL
 	}

@@ -29,10 +29,27 @@ func (b *Builtin) Handler() http.Handler {
 	mux.HandleFunc("GET /v3/users/{id}", b.authed(b.getUser))
 	mux.HandleFunc("GET /v3/roles", b.authed(b.listRoles))
 	mux.HandleFunc("GET /v3/domains/{id}", b.authed(b.getDomain))
+	mux.HandleFunc("GET "+ComputePath+"/os-quota-sets/{project}", b.authed(b.emptyComputeQuota))
+	mux.HandleFunc("GET "+ComputePath+"/os-quota-sets/{project}/defaults", b.authed(b.emptyComputeQuota))
+	mux.HandleFunc("GET "+ComputePath+"/limits", b.authed(b.emptyComputeLimits))
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		identityError(w, http.StatusNotFound, "The resource could not be found.")
 	})
 	return mux
+}
+
+// ComputePath is where the built-in identity answers for the compute service of an all-in-one
+// cloud, which has none. The openstack CLI's `quota show` and `limits show` always query the
+// compute endpoint of the catalog (and fail when there is none), so this answers them with what
+// is true: no compute quotas and no compute limits.
+const ComputePath = "/compute/v2.1"
+
+func (b *Builtin) emptyComputeQuota(w http.ResponseWriter, r *http.Request, _ *builtinClaims, _ *builtinUser) {
+	writeJSON(w, http.StatusOK, map[string]any{"quota_set": map[string]any{"id": r.PathValue("project")}})
+}
+
+func (b *Builtin) emptyComputeLimits(w http.ResponseWriter, _ *http.Request, _ *builtinClaims, _ *builtinUser) {
+	writeJSON(w, http.StatusOK, map[string]any{"limits": map[string]any{"rate": []any{}, "absolute": map[string]any{}}})
 }
 
 // identityError writes Keystone's error body {"error":{"code","title","message"}}.

@@ -198,7 +198,7 @@ func TestBuiltinCatalog(t *testing.T) {
 		"block-storage": "http://127.0.0.1:8776/v3/" + demoID,
 		"identity":      srv.URL + "/v3",
 		"image":         "http://127.0.0.1:9292/v2",
-		"compute":       "http://127.0.0.1:8774/v2.1",
+		"compute":       srv.URL + ComputePath,
 	}
 	got := map[string]string{}
 	for _, s := range cat.Catalog {
@@ -212,6 +212,17 @@ func TestBuiltinCatalog(t *testing.T) {
 		got[s.Type] = s.Endpoints[0].URL
 	}
 	require.Equal(t, want, got)
+
+	// The compute entry answers the CLI's quota and limits calls with empty sets (no compute
+	// service exists), and only for authenticated callers.
+	resp, raw = do(t, http.MethodGet, got["compute"]+"/os-quota-sets/"+demoID, nil, "X-Auth-Token", tok)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.JSONEq(t, `{"quota_set":{"id":"`+demoID+`"}}`, string(raw))
+	resp, raw = do(t, http.MethodGet, got["compute"]+"/limits", nil, "X-Auth-Token", tok)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.JSONEq(t, `{"limits":{"rate":[],"absolute":{}}}`, string(raw))
+	resp, _ = do(t, http.MethodGet, got["compute"]+"/limits", nil)
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 }
 
 func TestBuiltinValidateAndRevoke(t *testing.T) {

@@ -201,7 +201,7 @@ const (
 
 // Workflow states.
 const (
-	WfPending   = "pending"   // waiting for the scheduler or a manager
+	WfPending   = "pending"   // written; a create waits for the scheduler, other kinds for a manager
 	WfScheduled = "scheduled" // legs placed, waiting for a manager
 	WfRunning   = "running"   // a manager works on it
 	WfDone      = "done"      // finished

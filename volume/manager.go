@@ -170,7 +170,7 @@ func (m *Manager) Sweep(ctx context.Context, startup bool) {
 	for _, w := range wfs {
 		age := now.Sub(w.UpdatedAt)
 		switch {
-		case w.State == model.WfPending:
+		case needsScheduler(w):
 			if age >= m.opts.SweepInterval || startup {
 				_ = m.bus.Cast(ctx, rpc.TopicScheduler, rpc.MethodSchedule, rpc.WorkflowRef{WorkflowID: w.ID})
 			}
@@ -209,7 +209,7 @@ func (m *Manager) RunWorkflow(ctx context.Context, id string) error {
 	if w.State == model.WfDone || w.State == model.WfFailed {
 		return nil
 	}
-	if w.State == model.WfPending {
+	if needsScheduler(w) {
 		// Not placed yet: that is the scheduler's step.
 		return m.bus.Cast(ctx, rpc.TopicScheduler, rpc.MethodSchedule, rpc.WorkflowRef{WorkflowID: id})
 	}
@@ -251,6 +251,12 @@ func (m *Manager) RunWorkflow(ctx context.Context, id string) error {
 		}
 		return nil
 	}
+}
+
+// needsScheduler says whether a workflow waits for leg placement: only a pending create does;
+// every other kind acts on legs that exist and is ready for a manager as soon as it is written.
+func needsScheduler(w *model.Workflow) bool {
+	return w.State == model.WfPending && w.Kind == model.WfCreateVolume
 }
 
 // isTransient says whether a failure may heal by itself (a dpv or the bus unreachable).

@@ -220,11 +220,12 @@ func (r *rig) volume(id string, size int, lay model.Layout, snapID, srcVol strin
 	return wf.ID
 }
 
+// workflow inserts a workflow of kind as the service layer does (pending) and returns its id.
 func (r *rig) workflow(kind, volID, snapID string, params any) string {
 	r.t.Helper()
 	raw, _ := json.Marshal(params)
 	now := time.Now().UTC()
-	wf := &model.Workflow{ID: uuid.NewString(), Kind: kind, VolumeID: volID, SnapshotID: snapID, State: model.WfScheduled,
+	wf := &model.Workflow{ID: uuid.NewString(), Kind: kind, VolumeID: volID, SnapshotID: snapID, State: model.WfPending,
 		Params: raw, CreatedAt: now, UpdatedAt: now}
 	require.NoError(r.t, r.db.Store().CreateWorkflow(context.Background(), wf))
 	return wf.ID

@@ -36,7 +36,6 @@ var (
 	mvTypeIDInDetail      = Version{3, 63}
 	mvUseQuota            = Version{3, 65}
 	mvProjectIDOptional   = Version{3, 67}
-	mvSharedTargetsTri    = Version{3, 69}
 )
 
 func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }

@@ -66,10 +66,3 @@ func (c *tokenCache) put(token string, ac *Context, until time.Time) {
 	}
 	c.items[k] = c.lru.PushFront(&cacheEntry{key: k, ac: ac, until: until})
 }
-
-// len reports the number of entries (tests).
-func (c *tokenCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lru.Len()
-}

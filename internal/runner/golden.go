@@ -21,6 +21,9 @@ func init() {
 // Update reports whether golden files should be rewritten: the test binary ran with -update.
 // Test packages that import runner use this instead of declaring their own -update flag.
 func Update() bool {
+	if updateFlag != nil {
+		return *updateFlag
+	}
 	if f := flag.Lookup("update"); f != nil {
 		return f.Value.String() == "true"
 	}

@@ -2,7 +2,6 @@ package etc
 
 import (
 	"errors"
-	"go/build"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -646,14 +645,6 @@ func TestOptionError(t *testing.T) {
 	require.Equal(t, "[b] whole", (&OptionError{Section: "b", Reason: "whole"}).Error())
 }
 
-// TestImportsNothingOfDlvm keeps etc at the bottom of the import graph.
-func TestImportsNothingOfDlvm(t *testing.T) {
-	pkg, err := build.ImportDir(".", 0)
-	require.NoError(t, err)
-	for _, path := range append(pkg.Imports, pkg.TestImports...) {
-		require.False(t, strings.HasPrefix(path, "github.com/dlvm-project/dlvm"), "etc imports %s", path)
-	}
-}
 
 // FuzzParse: no input panics, and whatever parses cleanly also validates.
 func FuzzParse(f *testing.F) {

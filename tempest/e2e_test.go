@@ -104,115 +104,122 @@ func TestVolumeLifecycle(t *testing.T) {
 	for _, mv := range []string{"", "3.70"} {
 		t.Run("microversion="+mv, func(t *testing.T) {
 			c, project := s.client(t, s.env["OS_USERNAME"], s.env["OS_PASSWORD"], s.env["OS_PROJECT_NAME"])
-			c.Microversion = mv
-			ctx := context.Background()
-			sfx := strings.ReplaceAll(mv, ".", "")
-
-			vt, err := volumetypes.Create(ctx, c, volumetypes.CreateOpts{Name: "gold" + sfx,
-				ExtraSpecs: map[string]string{"dlvm:mirrors": "2"}}).Extract()
-			require.NoError(t, err)
-
-			var v1 *volumes.Volume
-			legs := s.newLegs(t, func() {
-				v1, err = volumes.Create(ctx, c, volumes.CreateOpts{Size: 1, Name: "v1", VolumeType: vt.Name}, nil).Extract()
-				require.NoError(t, err)
-				v1 = waitVolume(t, c, v1.ID, "available")
-			})
-			require.Len(t, legs, 2, "a 2-mirror volume has two legs")
-			require.NotEqual(t, filepath.Dir(filepath.Dir(legs[0])), filepath.Dir(filepath.Dir(legs[1])), "mirrors on distinct dpvs")
-			require.Equal(t, "gold"+sfx, v1.VolumeType)
-			require.Equal(t, "false", v1.Bootable)
-
-			// list, show, update
-			pages, err := volumes.List(c, volumes.ListOpts{Name: "v1"}).AllPages(ctx)
-			require.NoError(t, err)
-			all, err := volumes.ExtractVolumes(pages)
-			require.NoError(t, err)
-			require.Len(t, all, 1)
-			name := "v1-renamed"
-			_, err = volumes.Update(ctx, c, v1.ID, volumes.UpdateOpts{Name: &name}).Extract()
-			require.NoError(t, err)
-
-			// Write a pattern into both mirrors of the source, then snapshot.
-			old := bytes.Repeat([]byte("snapshot-time "), 1000)
-			for _, l := range legs {
-				writeFile(t, l, 8192, old)
-			}
-			sn, err := snapshots.Create(ctx, c, snapshots.CreateOpts{VolumeID: v1.ID, Name: "s1"}).Extract()
-			require.NoError(t, err)
-			waitSnapshot(t, c, sn.ID, "available")
-			newer := bytes.Repeat([]byte("after-snapshot"), 1000)
-			for _, l := range legs {
-				writeFile(t, l, 8192, newer)
-			}
-
-			// extend to 2 GiB: legs grow, data stays
-			require.NoError(t, volumes.ExtendSize(ctx, c, v1.ID, volumes.ExtendSizeOpts{NewSize: 2}).ExtractErr())
-			v1 = waitVolume(t, c, v1.ID, "available")
-			require.Equal(t, 2, v1.Size)
-			for _, l := range legs {
-				fi, err := os.Stat(l)
-				require.NoError(t, err)
-				require.EqualValues(t, 2<<30, fi.Size())
-				require.Equal(t, newer, readFile(t, l, 8192, len(newer)))
-			}
-
-			// a volume from the snapshot has the snapshot-time bytes
-			var v2 *volumes.Volume
-			clone := s.newLegs(t, func() {
-				v2, err = volumes.Create(ctx, c, volumes.CreateOpts{SnapshotID: sn.ID, Name: "v2"}, nil).Extract()
-				require.NoError(t, err)
-				waitVolume(t, c, v2.ID, "available")
-			})
-			require.Len(t, clone, 2)
-			for _, l := range clone {
-				require.Equal(t, old, readFile(t, l, 8192, len(old)), "clone of the snapshot")
-			}
-			// ... and writing to it leaves the source alone
-			for _, l := range clone {
-				writeFile(t, l, 8192, bytes.Repeat([]byte("clone-written!"), 1000))
-			}
-			for _, l := range legs {
-				require.Equal(t, newer, readFile(t, l, 8192, len(newer)), "source unchanged by writes to the clone")
-			}
-
-			// a volume from the volume has the newest bytes
-			var v3 *volumes.Volume
-			srcClone := s.newLegs(t, func() {
-				v3, err = volumes.Create(ctx, c, volumes.CreateOpts{SourceVolID: v1.ID, Name: "v3"}, nil).Extract()
-				require.NoError(t, err)
-				waitVolume(t, c, v3.ID, "available")
-			})
-			require.Len(t, srcClone, 2)
-			for _, l := range srcClone {
-				require.Equal(t, newer, readFile(t, l, 8192, len(newer)))
-			}
-
-			// quotas and limits see the usage
-			qs, err := quotasets.GetUsage(ctx, c, project).Extract()
-			require.NoError(t, err)
-			require.GreaterOrEqual(t, qs.Volumes.InUse, 3)
-			lim, err := limits.Get(ctx, c).Extract()
-			require.NoError(t, err)
-			require.GreaterOrEqual(t, lim.Absolute.TotalVolumesUsed, 3)
-			require.Positive(t, lim.Absolute.MaxTotalVolumes)
-
-			// delete everything; no leg file is left behind
-			for _, id := range []string{v2.ID, v3.ID} {
-				require.NoError(t, volumes.Delete(ctx, c, id, nil).ExtractErr())
-			}
-			require.NoError(t, snapshots.Delete(ctx, c, sn.ID).ExtractErr())
-			waitGone(t, func() error { return snapshots.Get(ctx, c, sn.ID).Err })
-			require.NoError(t, volumes.Delete(ctx, c, v1.ID, nil).ExtractErr())
-			for _, id := range []string{v1.ID, v2.ID, v3.ID} {
-				waitGone(t, func() error { return volumes.Get(ctx, c, id).Err })
-			}
-			require.Empty(t, s.legFiles(t), "legs left behind")
-			snaps, _ := filepath.Glob(filepath.Join(s.dataDir, "dpv-*", "snapshots", "*.img"))
-			require.Empty(t, snaps, "snapshot legs left behind")
-			require.NoError(t, volumetypes.Delete(ctx, c, vt.ID).ExtractErr())
+			lifecycle(t, s, c, project, mv)
 		})
 	}
+}
+
+// lifecycle creates a 2-mirror type and a volume of it, checks its legs on disk, lists, renames,
+// snapshots, extends, clones from the snapshot and from the volume (checking which bytes each
+// leg file holds), reads quotas and limits, and deletes everything, leaving no leg file behind.
+func lifecycle(t *testing.T, s *service, c *gophercloud.ServiceClient, project, mv string) {
+	c.Microversion = mv
+	ctx := context.Background()
+	sfx := strings.ReplaceAll(mv, ".", "")
+
+	vt, err := volumetypes.Create(ctx, c, volumetypes.CreateOpts{Name: "gold" + sfx,
+		ExtraSpecs: map[string]string{"dlvm:mirrors": "2"}}).Extract()
+	require.NoError(t, err)
+
+	var v1 *volumes.Volume
+	legs := s.newLegs(t, func() {
+		v1, err = volumes.Create(ctx, c, volumes.CreateOpts{Size: 1, Name: "v1", VolumeType: vt.Name}, nil).Extract()
+		require.NoError(t, err)
+		v1 = waitVolume(t, c, v1.ID, "available")
+	})
+	require.Len(t, legs, 2, "a 2-mirror volume has two legs")
+	require.NotEqual(t, filepath.Dir(filepath.Dir(legs[0])), filepath.Dir(filepath.Dir(legs[1])), "mirrors on distinct dpvs")
+	require.Equal(t, "gold"+sfx, v1.VolumeType)
+	require.Equal(t, "false", v1.Bootable)
+
+	// list, show, update
+	pages, err := volumes.List(c, volumes.ListOpts{Name: "v1"}).AllPages(ctx)
+	require.NoError(t, err)
+	all, err := volumes.ExtractVolumes(pages)
+	require.NoError(t, err)
+	require.Len(t, all, 1)
+	name := "v1-renamed"
+	_, err = volumes.Update(ctx, c, v1.ID, volumes.UpdateOpts{Name: &name}).Extract()
+	require.NoError(t, err)
+
+	// Write a pattern into both mirrors of the source, then snapshot.
+	old := bytes.Repeat([]byte("snapshot-time "), 1000)
+	for _, l := range legs {
+		writeFile(t, l, 8192, old)
+	}
+	sn, err := snapshots.Create(ctx, c, snapshots.CreateOpts{VolumeID: v1.ID, Name: "s1"}).Extract()
+	require.NoError(t, err)
+	waitSnapshot(t, c, sn.ID, "available")
+	newer := bytes.Repeat([]byte("after-snapshot"), 1000)
+	for _, l := range legs {
+		writeFile(t, l, 8192, newer)
+	}
+
+	// extend to 2 GiB: legs grow, data stays
+	require.NoError(t, volumes.ExtendSize(ctx, c, v1.ID, volumes.ExtendSizeOpts{NewSize: 2}).ExtractErr())
+	v1 = waitVolume(t, c, v1.ID, "available")
+	require.Equal(t, 2, v1.Size)
+	for _, l := range legs {
+		fi, err := os.Stat(l)
+		require.NoError(t, err)
+		require.EqualValues(t, 2<<30, fi.Size())
+		require.Equal(t, newer, readFile(t, l, 8192, len(newer)))
+	}
+
+	// a volume from the snapshot has the snapshot-time bytes
+	var v2 *volumes.Volume
+	clone := s.newLegs(t, func() {
+		v2, err = volumes.Create(ctx, c, volumes.CreateOpts{SnapshotID: sn.ID, Name: "v2"}, nil).Extract()
+		require.NoError(t, err)
+		waitVolume(t, c, v2.ID, "available")
+	})
+	require.Len(t, clone, 2)
+	for _, l := range clone {
+		require.Equal(t, old, readFile(t, l, 8192, len(old)), "clone of the snapshot")
+	}
+	// ... and writing to it leaves the source alone
+	for _, l := range clone {
+		writeFile(t, l, 8192, bytes.Repeat([]byte("clone-written!"), 1000))
+	}
+	for _, l := range legs {
+		require.Equal(t, newer, readFile(t, l, 8192, len(newer)), "source unchanged by writes to the clone")
+	}
+
+	// a volume from the volume has the newest bytes
+	var v3 *volumes.Volume
+	srcClone := s.newLegs(t, func() {
+		v3, err = volumes.Create(ctx, c, volumes.CreateOpts{SourceVolID: v1.ID, Name: "v3"}, nil).Extract()
+		require.NoError(t, err)
+		waitVolume(t, c, v3.ID, "available")
+	})
+	require.Len(t, srcClone, 2)
+	for _, l := range srcClone {
+		require.Equal(t, newer, readFile(t, l, 8192, len(newer)))
+	}
+
+	// quotas and limits see the usage
+	qs, err := quotasets.GetUsage(ctx, c, project).Extract()
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, qs.Volumes.InUse, 3)
+	lim, err := limits.Get(ctx, c).Extract()
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, lim.Absolute.TotalVolumesUsed, 3)
+	require.Positive(t, lim.Absolute.MaxTotalVolumes)
+
+	// delete everything; no leg file is left behind
+	for _, id := range []string{v2.ID, v3.ID} {
+		require.NoError(t, volumes.Delete(ctx, c, id, nil).ExtractErr())
+	}
+	require.NoError(t, snapshots.Delete(ctx, c, sn.ID).ExtractErr())
+	waitGone(t, func() error { return snapshots.Get(ctx, c, sn.ID).Err })
+	require.NoError(t, volumes.Delete(ctx, c, v1.ID, nil).ExtractErr())
+	for _, id := range []string{v1.ID, v2.ID, v3.ID} {
+		waitGone(t, func() error { return volumes.Get(ctx, c, id).Err })
+	}
+	require.Empty(t, s.legFiles(t), "legs left behind")
+	snaps, _ := filepath.Glob(filepath.Join(s.dataDir, "dpv-*", "snapshots", "*.img"))
+	require.Empty(t, snaps, "snapshot legs left behind")
+	require.NoError(t, volumetypes.Delete(ctx, c, vt.ID).ExtractErr())
 }
 
 // TestBadInput sends what a careless or hostile client might, and checks each gets the Cinder

@@ -26,6 +26,9 @@ type service struct {
 	authURL string
 	env     map[string]string // from the openrc it printed
 	cmd     *exec.Cmd
+	// directAPI makes clients talk to apiURL instead of the catalog's block-storage endpoint
+	// (a shared Keystone's catalog names a fixed port).
+	directAPI bool
 }
 
 func freePort(t *testing.T) int {
@@ -144,6 +147,10 @@ func (s *service) client(t *testing.T, user, password, project string) (*gopherc
 	require.NoError(t, err)
 	p, err := pc.GetAuthResult().(tokens.CreateResult).ExtractProject()
 	require.NoError(t, err)
+	if s.directAPI {
+		bs.Endpoint = s.apiURL + "/v3/" + p.ID + "/"
+		bs.ResourceBase = bs.Endpoint
+	}
 	return bs, p.ID
 }
 

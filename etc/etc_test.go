@@ -645,7 +645,6 @@ func TestOptionError(t *testing.T) {
 	require.Equal(t, "[b] whole", (&OptionError{Section: "b", Reason: "whole"}).Error())
 }
 
-
 // FuzzParse: no input panics, and whatever parses cleanly also validates.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(minimal))

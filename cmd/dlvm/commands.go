@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/dlvm-project/dlvm/db"
 	"github.com/dlvm-project/dlvm/etc"
 	"github.com/dlvm-project/dlvm/internal/runner"
 	"github.com/dlvm-project/dlvm/volume/agent"
@@ -30,87 +31,87 @@ func runDBSync(ctx context.Context, args []string) error {
 	return nil
 }
 
+// proc is what a service process opens from its configuration: logger, database and bus.
+type proc struct {
+	cfg *etc.Config
+	log *slog.Logger
+	db  *db.DB
+	bus rpc.Bus
+}
+
+// openProc loads the config of command name and opens what it needs (the database when withDB).
+func openProc(ctx context.Context, name string, args []string, withDB bool) (*proc, error) {
+	cfg, err := loadConfig(name, args)
+	if err != nil {
+		return nil, err
+	}
+	p := &proc{cfg: cfg}
+	if p.log, err = newLogger(cfg); err != nil {
+		return nil, err
+	}
+	if withDB {
+		if p.db, err = openDB(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
+	if p.bus, err = newBus(ctx, cfg, p.log); err != nil {
+		p.close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *proc) close() {
+	if p.bus != nil {
+		_ = p.bus.Close()
+	}
+	if p.db != nil {
+		_ = p.db.Close()
+	}
+}
+
 // runAPI serves the Cinder v3 REST API.
 func runAPI(ctx context.Context, args []string) error {
-	cfg, err := loadConfig("api", args)
+	p, err := openProc(ctx, "api", args, true)
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg)
-	if err != nil {
-		return err
-	}
-	if cfg.Default.AuthStrategy == etc.AuthBuiltin {
+	defer p.close()
+	if p.cfg.Default.AuthStrategy == etc.AuthBuiltin {
 		return fmt.Errorf("[DEFAULT] auth_strategy: builtin is only served by all-in-one; use keystone")
 	}
-	d, err := openDB(ctx, cfg)
+	svc, err := newVolumeAPI(p.db, p.bus, p.cfg, p.log)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	bus, err := newBus(ctx, cfg, log)
+	h, err := newAPIHandler(svc, p.cfg, nil, p.log)
 	if err != nil {
 		return err
 	}
-	defer bus.Close()
-	svc, err := newVolumeAPI(d, bus, cfg, log)
-	if err != nil {
-		return err
-	}
-	h, err := newAPIHandler(svc, cfg, nil, log)
-	if err != nil {
-		return err
-	}
-	return serveHTTP(ctx, hostPort(cfg.Default.Listen, cfg.Default.ListenPort), h, log)
+	return serveHTTP(ctx, hostPort(p.cfg.Default.Listen, p.cfg.Default.ListenPort), h, p.log)
 }
 
 // runScheduler runs the placement service.
 func runScheduler(ctx context.Context, args []string) error {
-	cfg, err := loadConfig("scheduler", args)
+	p, err := openProc(ctx, "scheduler", args, true)
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg)
-	if err != nil {
-		return err
-	}
-	d, err := openDB(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	bus, err := newBus(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer bus.Close()
-	return newScheduler(d, bus, cfg, log).Run(ctx)
+	defer p.close()
+	return newScheduler(p.db, p.bus, p.cfg, p.log).Run(ctx)
 }
 
 // runVolume runs the volume manager.
 func runVolume(ctx context.Context, args []string) error {
-	cfg, err := loadConfig("volume", args)
+	p, err := openProc(ctx, "volume", args, true)
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg)
-	if err != nil {
+	defer p.close()
+	if err := registerDVGs(ctx, p.db, p.cfg); err != nil {
 		return err
 	}
-	d, err := openDB(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := registerDVGs(ctx, d, cfg); err != nil {
-		return err
-	}
-	bus, err := newBus(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer bus.Close()
-	m, err := newManager(d, bus, cfg, log)
+	m, err := newManager(p.db, p.bus, p.cfg, p.log)
 	if err != nil {
 		return err
 	}
@@ -119,27 +120,19 @@ func runVolume(ctx context.Context, args []string) error {
 
 // runDPVAgent runs a storage server's agent.
 func runDPVAgent(ctx context.Context, args []string) error {
-	cfg, err := loadConfig("dpv-agent", args)
+	p, err := openProc(ctx, "dpv-agent", args, false)
 	if err != nil {
 		return err
 	}
-	if err := cfg.ValidateDPVAgent(); err != nil {
+	defer p.close()
+	if err := p.cfg.ValidateDPVAgent(); err != nil {
 		return err
 	}
-	log, err := newLogger(cfg)
+	pl, err := newPool(p.cfg.DPV, 0, p.log)
 	if err != nil {
 		return err
 	}
-	bus, err := newBus(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer bus.Close()
-	p, err := newPool(cfg.DPV, 0, log)
-	if err != nil {
-		return err
-	}
-	return serveDPV(ctx, cfg, cfg.DPV, p, bus, log)
+	return serveDPV(ctx, p.cfg, p.cfg.DPV, pl, p.bus, p.log)
 }
 
 // newPool opens the dpv's pool; capacity caps what a file pool advertises (0 = the filesystem).

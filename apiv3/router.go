@@ -251,6 +251,7 @@ func (h *Handler) routes() *mux.Router {
 	h.typeRoutes(add, v30)
 	h.quotaRoutes(add, v30)
 	h.miscRoutes(add, v30)
+	h.attachmentRoutes(add)
 	return m
 }
 

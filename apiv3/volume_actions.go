@@ -10,19 +10,27 @@ import (
 // volumeActionFunc handles one POST /volumes/{id}/action verb; arg is the verb's value.
 type volumeActionFunc func(ctx context.Context, h *Handler, w http.ResponseWriter, id string, arg any) error
 
-// volumeActions are the verbs served now. Attach-related verbs are added by the attach work.
+// volumeActions are the verbs served now (the attach verbs are in volume_attach_actions.go).
 var volumeActions = map[string]volumeActionFunc{
-	"os-extend":               actExtend,
-	"os-reset_status":         actResetStatus,
-	"os-force_delete":         actForceDelete,
-	"os-set_bootable":         actSetBootable,
-	"os-update_readonly_flag": actReadonly,
+	"os-extend":                actExtend,
+	"os-reset_status":          actResetStatus,
+	"os-force_delete":          actForceDelete,
+	"os-set_bootable":          actSetBootable,
+	"os-update_readonly_flag":  actReadonly,
+	"os-reserve":               actReserve,
+	"os-unreserve":             actUnreserve,
+	"os-begin_detaching":       actBeginDetaching,
+	"os-roll_detaching":        actRollDetaching,
+	"os-initialize_connection": actInitializeConnection,
+	"os-terminate_connection":  actTerminateConnection,
+	"os-attach":                actAttach,
+	"os-detach":                actDetach,
+	"os-force_detach":          actForceDetach,
 }
 
 // knownUnimplemented are Cinder verbs this service does not offer (yet): 501, not 400.
 var knownUnimplemented = []string{
-	"os-attach", "os-detach", "os-reserve", "os-unreserve", "os-begin_detaching", "os-roll_detaching",
-	"os-initialize_connection", "os-terminate_connection", "os-force_detach", "os-retype",
+	"os-retype",
 	"os-volume_upload_image", "os-migrate_volume", "os-migrate_volume_completion", "os-unmanage",
 	"os-reimage", "revert", "os-set_image_metadata", "os-unset_image_metadata", "os-show_image_metadata",
 	"os-enable_replication", "os-disable_replication", "os-failover_replication", "os-list_replication_targets",

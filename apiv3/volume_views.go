@@ -121,7 +121,7 @@ func volumeDetail(ctx context.Context, v *model.Volume, types *typeNames, ext bo
 		"replication_status":  "disabled",
 		"consistencygroup_id": nil,
 		"multiattach":         v.Multiattach,
-		"attachments":         []any{},
+		"attachments":         types.h.volumeAttachmentsView(ctx, v),
 	}
 	if admin {
 		m["migration_status"] = orNull(v.MigrationStatus)

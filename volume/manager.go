@@ -52,6 +52,9 @@ type Options struct {
 	SweepInterval time.Duration // how often unfinished workflows are looked at (default 10 s)
 	StaleAfter    time.Duration // a workflow untouched this long may be taken over (default 60 s)
 	MaxAttempts   int           // transient failures before a workflow rolls back (default 5)
+	// Connectors dials compute hosts' connector daemons (attach of multi-leg volumes); nil
+	// makes such attaches fail with a clear error.
+	Connectors ConnectorDialer
 }
 
 // Manager runs workflows. Create one per process with New, then Run.
@@ -129,6 +132,12 @@ func (m *Manager) handle(ctx context.Context, method string, args json.RawMessag
 			return fmt.Errorf("volume: bad heartbeat: %w", err)
 		}
 		return m.RecordHeartbeat(ctx, hb)
+	case rpc.MethodIHostHeartbeat:
+		var hb rpc.IHostHeartbeat
+		if err := json.Unmarshal(args, &hb); err != nil {
+			return fmt.Errorf("volume: bad ihost heartbeat: %w", err)
+		}
+		return m.RecordIHostHeartbeat(ctx, hb)
 	}
 	return fmt.Errorf("volume: unknown method %q", method)
 }
@@ -278,6 +287,10 @@ func (m *Manager) steps(w *model.Workflow) stepFunc {
 		return m.createSnapshot
 	case model.WfDeleteSnapshot:
 		return m.deleteSnapshot
+	case model.WfAttachVolume:
+		return m.attachVolume
+	case model.WfDetachVolume:
+		return m.detachVolume
 	}
 	return nil
 }

@@ -155,6 +155,7 @@ func allInOne(ctx context.Context, cfg *etc.Config, dir string, log *slog.Logger
 		}
 		start(s.Name, func() error { return serveDPV(ctx, cfg, s, p, bus, log) })
 	}
+	start("connector", func() error { return serveLocalConnector(ctx, cfg, dir, bus, log) })
 	start("identity", func() error {
 		return serveHTTP(ctx, hostPort(bi.Listen, bi.Port), ident.Handler(), log.With("component", "identity"))
 	})

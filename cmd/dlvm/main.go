@@ -25,6 +25,7 @@ commands:
   scheduler    places volumes on dvgs and legs on dpvs
   volume       volume manager: runs workflows against dpv agents
   dpv-agent    storage server agent: pool + leg operations
+  connector    compute host daemon: assembles multi-leg volumes (see --help)
   db sync      create or upgrade the database schema
   version      print the version
 
@@ -51,6 +52,8 @@ func main() {
 		err = runVolume(ctx, args)
 	case "dpv-agent":
 		err = runDPVAgent(ctx, args)
+	case "connector":
+		err = runConnector(ctx, args)
 	case "db":
 		if len(args) == 0 || args[0] != "sync" {
 			err = usageError("usage: dlvm db sync [--config-file FILE]")

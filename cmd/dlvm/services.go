@@ -175,6 +175,7 @@ func newManager(d *db.DB, bus rpc.Bus, cfg *etc.Config, log *slog.Logger) (*volu
 	dial := func(p *model.DPV) volume.Agent { return agent.NewClient(p.URL, hc, cfg.Default.AgentToken) }
 	return volume.New(d, bus, dial, volume.Options{
 		Host: cfg.Default.Host, SweepInterval: cfg.Default.WorkflowSweepInterval, StaleAfter: cfg.Default.WorkflowStaleAfter,
+		Connectors: connectorDialer(cfg),
 	}, log.With("component", "volume"))
 }
 

@@ -38,7 +38,7 @@ var allowed = map[string][]string{
 	"connector/assemble":   {"connector/blockdev"},
 	"connector/export":     {"connector/blockdev", "internal/runner"},
 	"connector/iscsi":      {"connector/blockdev"},
-	"connector/kernel":     {"connector", "internal/runner"},
+	"connector/kernel":     {"connector", "internal/runner", "model"},
 	"connector/daemon":     {"connector"},
 	"connector/userspace":  {"connector", "connector/assemble", "connector/blockdev", "connector/export", "connector/iscsi"},
 	"tempest":              {},

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS ihosts;
+DROP TABLE IF EXISTS attachments;

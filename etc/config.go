@@ -210,6 +210,9 @@ type AllInOneSection struct {
 	DPVCount    int // dpv_count: local dpvs
 	DPVBasePort int // dpv_base_port: first local dpv's agent port; the others follow
 	DPVSizeGB   int // dpv_size_gb: advertised capacity per local dpv; 0 = the filesystem's size
+	// target_base_port: iSCSI portal (and tgtd control) port of the first local dpv's tgtd;
+	// the others follow. tgtd takes control ports up to 32767.
+	TargetBasePort int
 }
 
 // NovaSection is [nova]: credentials for calling Nova (volume extend and attachment events).

@@ -81,7 +81,7 @@ func productionBase() *Config {
 			TargetPort:        3260,
 			ISCSITargetPrefix: "iqn.2010-10.org.openstack:",
 		},
-		AllInOne: AllInOneSection{DPVCount: 3, DPVBasePort: 8801, DPVSizeGB: 100},
+		AllInOne: AllInOneSection{DPVCount: 3, DPVBasePort: 8801, DPVSizeGB: 100, TargetBasePort: 13261},
 		Nova: NovaSection{
 			UserDomainName:    "Default",
 			ProjectDomainName: "Default",

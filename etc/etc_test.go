@@ -57,7 +57,7 @@ func TestDefault(t *testing.T) {
 	require.Equal(t, "dlvm-1", c.DPV.DVG)
 	require.Equal(t, host, c.DPV.Name)
 	require.Equal(t, "http://127.0.0.1:8801", c.DPV.AdvertiseURL)
-	require.Equal(t, AllInOneSection{DPVCount: 3, DPVBasePort: 8801, DPVSizeGB: 100}, c.AllInOne)
+	require.Equal(t, AllInOneSection{DPVCount: 3, DPVBasePort: 8801, DPVSizeGB: 100, TargetBasePort: 13261}, c.AllInOne)
 	require.Len(t, c.BuiltinIdentity.Users, 2)
 	require.Equal(t, IdentityUser{Name: "admin", Password: "admin", Project: "admin",
 		Roles: []string{"admin", "member", "reader"}}, c.BuiltinIdentity.Users[0])
@@ -194,6 +194,7 @@ iscsi_target_prefix = iqn.2024-01.com.example:
 dpv_count = 5
 dpv_base_port = 9000
 dpv_size_gb = 0
+target_base_port = 20000
 
 [nova]
 auth_url = https://keystone.example.com:5000/v3
@@ -259,7 +260,7 @@ func TestParseFull(t *testing.T) {
 			TargetHelper: TargetLioadm, TargetIPAddress: "10.1.0.5", TargetPort: 3261,
 			ISCSITargetPrefix: "iqn.2024-01.com.example:",
 		},
-		AllInOne: AllInOneSection{DPVCount: 5, DPVBasePort: 9000, DPVSizeGB: 0},
+		AllInOne: AllInOneSection{DPVCount: 5, DPVBasePort: 9000, DPVSizeGB: 0, TargetBasePort: 20000},
 		Nova: NovaSection{
 			AuthURL: "https://keystone.example.com:5000/v3", Username: "nova", Password: "novapass",
 			ProjectName: "service", UserDomainName: "Default", ProjectDomainName: "Default",

@@ -243,6 +243,7 @@ func (p *parser) read(c *Config) {
 	r = p.section(secAllInOne)
 	r.integer("dpv_count", &a.DPVCount)
 	r.integer("dpv_base_port", &a.DPVBasePort)
+	r.integer("target_base_port", &a.TargetBasePort)
 	r.integer("dpv_size_gb", &a.DPVSizeGB)
 
 	n := &c.Nova

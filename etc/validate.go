@@ -325,6 +325,9 @@ func (c *Config) validateAllInOne(v *validator) {
 	if a.DPVSizeGB < 0 {
 		v.add(s, "dpv_size_gb", "must be >= 0 (0 = the filesystem's size), got %d", a.DPVSizeGB)
 	}
+	if a.TargetBasePort < 1 || a.TargetBasePort+max(a.DPVCount, 1)-1 > 32767 {
+		v.add(s, "target_base_port", "ports %d..%d out of range 1..32767 (tgtd's control ports)", a.TargetBasePort, a.TargetBasePort+max(a.DPVCount, 1)-1)
+	}
 }
 
 func (c *Config) validateNova(v *validator) {

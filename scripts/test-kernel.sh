@@ -18,6 +18,7 @@ root=$PWD
 # Packages with kernel-tier tests; add new ones here (connector, target, ...).
 default_pkgs=(
   ./test/kernel
+  ./test/kernelconnector
 )
 read -r -a pkgs <<<"${KERNEL_PKGS:-${default_pkgs[*]}}"
 vm=${KERNEL_VM:-$root/../shared/tools/kernel-vm/run.sh}

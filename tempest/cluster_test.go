@@ -109,8 +109,14 @@ volume_backend_name = dlvm-1
 	run("volume", "volume", "--config-file", write("volume", ""))
 	for i := 1; i <= 3; i++ {
 		name := fmt.Sprintf("dpv-%d", i)
-		conf := write(name, fmt.Sprintf("[dpv]\nname = %s\ndvg = dlvm-1\nlisten = 127.0.0.1\nport = %d\npool_type = file\npool_dir = %s\n",
-			name, freePort(t), filepath.Join(dir, name)))
+		tgt := freeTgtPort(t, 1)
+		// A dpv agent leaves its tgtd serving when it stops (the next agent adopts it); the
+		// test ends it. Registered first, so it runs after the agent has stopped.
+		t.Cleanup(func() {
+			_ = exec.Command("pkill", "-KILL", "-f", fmt.Sprintf("^tgtd .*-C %d$", tgt)).Run()
+		})
+		conf := write(name, fmt.Sprintf("[dpv]\nname = %s\ndvg = dlvm-1\nlisten = 127.0.0.1\nport = %d\npool_type = file\npool_dir = %s\ntarget_port = %d\n",
+			name, freePort(t), filepath.Join(dir, name), tgt))
 		run(name, "dpv-agent", "--config-file", conf)
 	}
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -39,6 +40,32 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// freeTgtPort picks a port usable both as a tgtd iSCSI portal and as its control port (tgtd takes
+// control ports up to 32767): free on loopback and with no tgtd control socket of that number.
+func freeTgtPort(t *testing.T, span int) int {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		p := 20000 + rand.IntN(12000)
+		ok := true
+		for j := 0; j < span && ok; j++ {
+			if _, err := os.Stat(fmt.Sprintf("/var/run/tgtd/socket.%d", p+j)); err == nil {
+				ok = false
+			}
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+j))
+			if err != nil {
+				ok = false
+			} else {
+				l.Close()
+			}
+		}
+		if ok {
+			return p
+		}
+	}
+	t.Fatal("no free port range for tgtd")
+	return 0
+}
+
 // binary returns the dlvm binary: $DLVM_BIN, or one built into a temp dir.
 func binary(t *testing.T) string {
 	t.Helper()
@@ -68,7 +95,7 @@ func startService(t *testing.T) *service {
 	logf, err := os.Create(filepath.Join(dir, "dlvm.log"))
 	require.NoError(t, err)
 	s.cmd = exec.Command(bin, "all-in-one", "--data-dir", dir, "--api-port", fmt.Sprint(api),
-		"--identity-port", fmt.Sprint(id), "--dpv-base-port", fmt.Sprint(dpv))
+		"--identity-port", fmt.Sprint(id), "--dpv-base-port", fmt.Sprint(dpv), "--target-base-port", fmt.Sprint(freeTgtPort(t, 3)))
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	require.NoError(t, s.cmd.Start())
 	t.Cleanup(func() {

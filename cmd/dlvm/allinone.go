@@ -9,13 +9,16 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/dlvm-project/dlvm/db"
 	"github.com/dlvm-project/dlvm/etc"
 	"github.com/dlvm-project/dlvm/keystone"
 	"github.com/dlvm-project/dlvm/model"
 )
 
-const allInOneHelp = `usage: dlvm all-in-one [--data-dir DIR] [--config-file FILE] [--api-port N] [--identity-port N] [--dpv-base-port N]
+const allInOneHelp = `usage: dlvm all-in-one [--data-dir DIR] [--config-file FILE] [--api-port N] [--identity-port N]
+                         [--dpv-base-port N] [--target-base-port N]
 
 Runs the API, the built-in identity, the scheduler, the volume manager and local dpv agents (each
 with its own file pool under DIR) in one process, on SQLite and the in-process bus. Writes
@@ -31,6 +34,7 @@ func runAllInOne(ctx context.Context, args []string) error {
 	apiPort := fs.Int("api-port", 0, "API port (default 8776)")
 	idPort := fs.Int("identity-port", 0, "built-in identity port (default 5000)")
 	dpvPort := fs.Int("dpv-base-port", 0, "first local dpv agent port (default 8801)")
+	tgtPort := fs.Int("target-base-port", 0, "first local dpv's iSCSI portal / tgtd control port (default 13261, at most 32767)")
 	if err := fs.Parse(args); err != nil {
 		return usageError(err.Error())
 	}
@@ -56,6 +60,9 @@ func runAllInOne(ctx context.Context, args []string) error {
 	}
 	if *dpvPort > 0 {
 		cfg.AllInOne.DPVBasePort = *dpvPort
+	}
+	if *tgtPort > 0 {
+		cfg.AllInOne.TargetBasePort = *tgtPort
 	}
 	log, err := newLogger(cfg)
 	if err != nil {
@@ -147,13 +154,14 @@ func allInOne(ctx context.Context, cfg *etc.Config, dir string, log *slog.Logger
 		s.PoolDir = filepath.Join(dir, s.Name)
 		s.PoolType = etc.PoolFile
 		s.AdvertiseURL = "http://" + hostPort(s.Listen, s.Port)
+		s.TargetPort = cfg.AllInOne.TargetBasePort + i
 		p, err := newPool(s, int64(cfg.AllInOne.DPVSizeGB)*model.GiB, log)
 		if err != nil {
 			cancel()
 			wg.Wait()
 			return err
 		}
-		start(s.Name, func() error { return serveDPV(ctx, cfg, s, p, bus, log) })
+		start(s.Name, func() error { return serveDPV(ctx, cfg, s, p, bus, true, log) })
 	}
 	start("connector", func() error { return serveLocalConnector(ctx, cfg, dir, bus, log) })
 	start("identity", func() error {
@@ -163,8 +171,18 @@ func allInOne(ctx context.Context, cfg *etc.Config, dir string, log *slog.Logger
 		return serveHTTP(ctx, hostPort(cfg.Default.Listen, cfg.Default.ListenPort), h, log.With("component", "api"))
 	})
 
+	// Ready means the local dpvs have registered: before that, a create would find no room.
+	if err := waitDPVs(ctx, d, cfg.AllInOne.DPVCount, 60*time.Second); err != nil {
+		cancel()
+		wg.Wait()
+		return err
+	}
 	rc := openrc(cfg, idURL)
-	if err := os.WriteFile(filepath.Join(dir, "openrc"), []byte(rc), 0o600); err != nil {
+	// Written whole or not at all: scripts wait for the file to appear, then source it.
+	tmp := filepath.Join(dir, ".openrc.tmp")
+	if err := os.WriteFile(tmp, []byte(rc), 0o600); err != nil {
+		cancel()
+	} else if err := os.Rename(tmp, filepath.Join(dir, "openrc")); err != nil {
 		cancel()
 	}
 	fmt.Printf("dlvm all-in-one is running: API %s, identity %s, %d dpvs under %s\n"+
@@ -183,6 +201,33 @@ func allInOne(ctx context.Context, cfg *etc.Config, dir string, log *slog.Logger
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// waitDPVs waits until n dpvs have sent a heartbeat since it was called (rows of an earlier run
+// of the same data dir do not count), or ctx ends, or timeout passes.
+func waitDPVs(ctx context.Context, d *db.DB, n int, timeout time.Duration) error {
+	since := time.Now().Add(-time.Second)
+	deadline := since.Add(timeout)
+	for {
+		fresh := 0
+		dpvs, err := d.Store().ListDPVs(ctx, "")
+		for _, p := range dpvs {
+			if err == nil && p.HeartbeatAt.After(since) {
+				fresh++
+			}
+		}
+		if fresh >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d local dpvs reported within %s (is tgtd installed?)", fresh, n, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // openrc renders the environment for the openstack CLI as the first configured (admin) user.

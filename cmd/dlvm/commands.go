@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/dlvm-project/dlvm/db"
 	"github.com/dlvm-project/dlvm/etc"
@@ -11,6 +14,7 @@ import (
 	"github.com/dlvm-project/dlvm/volume/agent"
 	"github.com/dlvm-project/dlvm/volume/pool"
 	"github.com/dlvm-project/dlvm/volume/rpc"
+	"github.com/dlvm-project/dlvm/volume/target"
 )
 
 // runDBSync creates or upgrades the schema (cinder-manage db sync).
@@ -132,7 +136,7 @@ func runDPVAgent(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return serveDPV(ctx, p.cfg, p.cfg.DPV, pl, p.bus, p.log)
+	return serveDPV(ctx, p.cfg, p.cfg.DPV, pl, p.bus, false, p.log)
 }
 
 // newPool opens the dpv's pool; capacity caps what a file pool advertises (0 = the filesystem).
@@ -145,14 +149,62 @@ func newPool(s etc.DPVSection, capacity int64, log *slog.Logger) (pool.Pool, err
 	}
 }
 
-// serveDPV serves one dpv agent and sends its heartbeats until ctx ends.
-func serveDPV(ctx context.Context, cfg *etc.Config, s etc.DPVSection, p pool.Pool, bus rpc.Bus, log *slog.Logger) error {
+// serveDPV serves one dpv agent, with its own tgtd exporting its legs, and sends its heartbeats
+// until ctx ends. stopTgtd stops a tgtd this agent started when it ends (all-in-one); otherwise
+// tgtd keeps serving and the next agent adopts it.
+func serveDPV(ctx context.Context, cfg *etc.Config, s etc.DPVSection, p pool.Pool, bus rpc.Bus, stopTgtd bool, log *slog.Logger) error {
 	log = log.With("dpv", s.Name)
-	srv := agent.NewServer(p, agent.ServerOptions{Name: s.Name, DVG: s.DVG, Location: s.Location, Token: cfg.Default.AgentToken}, log)
+	tg, exports, err := newTarget(ctx, cfg, s, log)
+	if err != nil {
+		return err
+	}
+	if stopTgtd {
+		defer tg.Stop()
+	}
+	srv := agent.NewServer(p, agent.ServerOptions{Name: s.Name, DVG: s.DVG, Location: s.Location, Token: cfg.Default.AgentToken,
+		Target: tg, Exports: exports}, log)
+	if err := srv.RestoreExports(ctx); err != nil {
+		log.Warn("restore exports", "err", err)
+	}
+	go tg.Watch(ctx, 2*time.Second, func() {
+		if err := srv.RestoreExports(ctx); err != nil {
+			log.Warn("restore exports after a tgtd restart", "err", err)
+		}
+	})
 	hb := rpc.DPVHeartbeat{ID: s.Name, Name: s.Name, DVG: dvgOf(cfg, s.DVG), URL: s.AdvertiseURL, Location: s.Location,
 		PoolType: s.PoolType, TargetPortal: hostPort(s.TargetIPAddress, s.TargetPort)}
 	go agent.RunHeartbeat(ctx, p, bus, hb, cfg.Default.DPVHeartbeatInterval, log)
 	return serveHTTP(ctx, hostPort(s.Listen, s.Port), srv.Handler(), log)
+}
+
+// newTarget starts (or adopts) the dpv's tgtd: portal target_ip_address:target_port, control
+// port = target_port (tgtd takes control ports up to 32767), and opens the export state file
+// that lets a restarted agent or tgtd rebuild every target.
+func newTarget(ctx context.Context, cfg *etc.Config, s etc.DPVSection, log *slog.Logger) (*target.Tgt, *target.State, error) {
+	if s.TargetHelper != etc.TargetTgtadm {
+		return nil, nil, fmt.Errorf("[dpv] target_helper: %s is not available in this build yet; use tgtadm", s.TargetHelper)
+	}
+	if s.TargetPort > 32767 {
+		return nil, nil, fmt.Errorf("[dpv] target_port: %d is above 32767, which tgtd cannot use as its control port", s.TargetPort)
+	}
+	tg := target.NewTgt(target.TgtOptions{Portal: hostPort(s.TargetIPAddress, s.TargetPort), ControlPort: s.TargetPort,
+		IQNPrefix: s.ISCSITargetPrefix, Log: log})
+	if err := tg.EnsureDaemon(ctx); err != nil {
+		return nil, nil, err
+	}
+	dir := s.PoolDir
+	if s.PoolType == etc.PoolLVM {
+		dir = filepath.Join(cfg.Default.StatePath, "dpv-"+s.Name)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	st, err := target.OpenState(filepath.Join(dir, "exports.json"))
+	if err != nil {
+		tg.Stop()
+		return nil, nil, err
+	}
+	return tg, st, nil
 }
 
 // dvgOf maps a backend section name to its dvg name.

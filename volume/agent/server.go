@@ -20,6 +20,7 @@ import (
 
 	"github.com/dlvm-project/dlvm/model"
 	"github.com/dlvm-project/dlvm/volume/pool"
+	"github.com/dlvm-project/dlvm/volume/target"
 )
 
 // TokenHeader carries the shared secret between managers and agents.
@@ -37,6 +38,11 @@ type ServerOptions struct {
 	Token string
 	// MaxDataBytes bounds one data transfer; default DefaultMaxDataBytes.
 	MaxDataBytes int64
+	// Target exports legs over iSCSI (export.go); nil: the export routes answer 501.
+	Target target.Target
+	// Exports persists what is exported (target.OpenState("<pool dir>/exports.json")); nil
+	// with a Target keeps it in memory only.
+	Exports *target.State
 }
 
 // Server serves the agent API over one pool.
@@ -44,6 +50,7 @@ type Server struct {
 	pool pool.Pool
 	opts ServerOptions
 	log  *slog.Logger
+	exp  *exporter // nil without a Target
 }
 
 // NewServer returns the agent over p. log may be nil.
@@ -54,7 +61,7 @@ func NewServer(p pool.Pool, opts ServerOptions, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{pool: p, opts: opts, log: log}
+	return &Server{pool: p, opts: opts, log: log, exp: newExporter(opts)}
 }
 
 // Info is the answer of GET /v1/info.
@@ -91,6 +98,7 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/v1/legs/{id}/extend", s.extendLeg).Methods(http.MethodPost)
 	r.HandleFunc("/v1/legs/{id}/data", s.readData).Methods(http.MethodGet)
 	r.HandleFunc("/v1/legs/{id}/data", s.writeData).Methods(http.MethodPut)
+	s.exportRoutes(r)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		s.fail(w, nil, model.Errorf(model.ErrNotFound, "no such route"))
 	})
@@ -216,6 +224,10 @@ func (s *Server) extendLeg(w http.ResponseWriter, req *http.Request) {
 
 func (s *Server) deleteLeg(w http.ResponseWriter, req *http.Request) {
 	id := mux.Vars(req)["id"]
+	if err := s.unexportLeg(req.Context(), id); err != nil { // export.go; no-op without a Target
+		s.fail(w, req, err)
+		return
+	}
 	if err := s.pool.DeleteLeg(req.Context(), id); err != nil {
 		s.fail(w, req, err)
 		return

@@ -35,6 +35,7 @@ var (
 	mvDefaultType         = Version{3, 62}
 	mvTypeIDInDetail      = Version{3, 63}
 	mvUseQuota            = Version{3, 65}
+	mvSnapshotInUse       = Version{3, 66}
 	mvProjectIDOptional   = Version{3, 67}
 )
 

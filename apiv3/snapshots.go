@@ -141,6 +141,7 @@ func (h *Handler) showSnapshot(w http.ResponseWriter, r *http.Request) error {
 type snapshotCreate struct {
 	volumeID, name, description string
 	force                       bool
+	forceGiven                  bool
 	metadata                    map[string]string
 }
 
@@ -173,6 +174,7 @@ func decodeCreateSnapshot(o object) (snapshotCreate, error) {
 		if c.force, err = parseBool("force", v); err != nil {
 			return c, err
 		}
+		c.forceGiven = true
 	}
 	if v, ok := snap["metadata"]; ok {
 		if c.metadata, err = parseMetadata("metadata", v, true); err != nil {
@@ -194,6 +196,14 @@ func (h *Handler) createSnapshot(w http.ResponseWriter, r *http.Request) error {
 	c, err := decodeCreateSnapshot(o)
 	if err != nil {
 		return err
+	}
+	// From 3.66 a volume in use may be snapshotted without force (Cinder's SNAPSHOT_IN_USE);
+	// force=false is then refused and force=true ignored, as Cinder does.
+	if state(ctx).ver.AtLeast(mvSnapshotInUse) {
+		if c.forceGiven && !c.force {
+			return badRequest("Since microversion 3.66 the 'force' flag is invalid for this request. For backward compatibility, however, when the 'force' flag is passed with a value evaluating to True, it is silently ignored.")
+		}
+		c.force = true
 	}
 	s, err := h.svc.CreateSnapshot(ctx, state(ctx).caller, c.volumeID, c.name, c.description, c.force, c.metadata)
 	if err != nil {

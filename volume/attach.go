@@ -106,11 +106,19 @@ func (m *Manager) connect(ctx context.Context, j *attachJob, log *slog.Logger) e
 		return model.Errorf(model.ErrInvalid, "Volume %s has %d legs, its layout needs %d.", j.vol.ID, len(j.legs), j.vol.Layout.Legs())
 	}
 	user, secret := newCHAP()
-	j.ihost = &model.IHost{Host: j.conn.Host, Initiator: j.conn.Initiator, CHAPUser: user, CHAPSecret: secret}
+	// The row's initiator is the host's dlvm connector's (its heartbeat reports it); the dict's
+	// initiator is the host's own iSCSI stack's. Only the CHAP credentials are made here.
+	j.ihost = &model.IHost{Host: j.conn.Host, CHAPUser: user, CHAPSecret: secret}
 	if err := m.db.Store().UpsertIHost(ctx, j.ihost); err != nil {
 		return err
 	}
+	// Whoever logs in to the legs is the initiator to allow: the host's dlvm connector for a
+	// volume it assembles, the host's own iSCSI stack (os-brick) for a plain iscsi attachment.
+	kind := driverKind(j.conn, j.vol)
 	initiator := firstNonEmpty(j.conn.Initiator, j.ihost.Initiator)
+	if kind == "local" {
+		initiator = firstNonEmpty(j.ihost.Initiator, j.conn.Initiator)
+	}
 	if initiator == "" {
 		return model.Errorf(model.ErrInvalid, "The connector of host %s has no iSCSI initiator.", j.conn.Host)
 	}
@@ -133,7 +141,6 @@ func (m *Manager) connect(ctx context.Context, j *attachJob, log *slog.Logger) e
 	}
 	readOnly := j.att.AttachMode == model.AttachModeRO || j.vol.ReadOnly
 	plan := planFor(j.vol, j.legs, exports, creds, readOnly)
-	kind := driverKind(j.conn, j.vol)
 	device := ""
 	if kind == "local" {
 		if j.ihost.URL == "" || m.opts.Connectors == nil {
@@ -232,7 +239,13 @@ func (m *Manager) disconnect(ctx context.Context, j *attachJob, log *slog.Logger
 			return hostErr(j.conn.Host, err)
 		}
 	}
+	// Whoever logs in to the legs is the initiator to allow: the host's dlvm connector for a
+	// volume it assembles, the host's own iSCSI stack (os-brick) for a plain iscsi attachment.
+	kind := driverKind(j.conn, j.vol)
 	initiator := firstNonEmpty(j.conn.Initiator, j.ihost.Initiator)
+	if kind == "local" {
+		initiator = firstNonEmpty(j.ihost.Initiator, j.conn.Initiator)
+	}
 	if initiator == "" {
 		return nil // never exported to anybody
 	}

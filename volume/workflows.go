@@ -306,6 +306,40 @@ func (m *Manager) createSnapshot(ctx context.Context, w *model.Workflow, log *sl
 		}
 	}
 	dpvs := map[string]*model.DPV{}
+	pending := 0
+	for _, l := range slegs {
+		if l.Status != model.LegAvailable {
+			pending++
+		}
+	}
+	if pending > 0 && pending < len(slegs) {
+		// A run that stopped half way took some legs at another instant: take them all again
+		// under one pause, or the snapshot would not be crash-consistent across legs.
+		for _, l := range slegs {
+			if l.Status != model.LegAvailable {
+				continue
+			}
+			ag, err := m.agentFor(ctx, dpvs, l.DPVID)
+			if err != nil {
+				return err
+			}
+			if err := ag.DeleteLeg(ctx, l.ID); err != nil {
+				return fmt.Errorf("retake snapshot leg %s: %w", l.ID, err)
+			}
+			l.Status = model.LegCreating
+			if err := st.UpdateLeg(ctx, l); err != nil {
+				return err
+			}
+		}
+		pending = len(slegs)
+	}
+	if pending > 0 && len(slegs) > 1 {
+		resume, err := m.quiesceHosts(ctx, sn.VolumeID, log)
+		if err != nil {
+			return err
+		}
+		defer resume()
+	}
 	for _, l := range slegs {
 		if l.Status == model.LegAvailable {
 			continue

@@ -18,7 +18,7 @@ import (
 )
 
 const allInOneHelp = `usage: dlvm all-in-one [--data-dir DIR] [--config-file FILE] [--api-port N] [--identity-port N]
-                         [--dpv-base-port N] [--target-base-port N]
+                         [--dpv-base-port N] [--target-base-port N] [--connector-port N]
 
 Runs the API, the built-in identity, the scheduler, the volume manager and local dpv agents (each
 with its own file pool under DIR) in one process, on SQLite and the in-process bus. Writes
@@ -34,6 +34,7 @@ func runAllInOne(ctx context.Context, args []string) error {
 	apiPort := fs.Int("api-port", 0, "API port (default 8776)")
 	idPort := fs.Int("identity-port", 0, "built-in identity port (default 5000)")
 	dpvPort := fs.Int("dpv-base-port", 0, "first local dpv agent port (default 8801)")
+	connPort := fs.Int("connector-port", 8810, "the local connector daemon's port")
 	tgtPort := fs.Int("target-base-port", 0, "first local dpv's iSCSI portal / tgtd control port (default 13261, at most 32767)")
 	if err := fs.Parse(args); err != nil {
 		return usageError(err.Error())
@@ -68,10 +69,10 @@ func runAllInOne(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return allInOne(ctx, cfg, dir, log)
+	return allInOne(ctx, cfg, dir, *connPort, log)
 }
 
-func allInOne(ctx context.Context, cfg *etc.Config, dir string, log *slog.Logger) error {
+func allInOne(ctx context.Context, cfg *etc.Config, dir string, connectorPort int, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -163,7 +164,7 @@ func allInOne(ctx context.Context, cfg *etc.Config, dir string, log *slog.Logger
 		}
 		start(s.Name, func() error { return serveDPV(ctx, cfg, s, p, bus, true, log) })
 	}
-	start("connector", func() error { return serveLocalConnector(ctx, cfg, dir, bus, log) })
+	start("connector", func() error { return serveLocalConnector(ctx, cfg, dir, connectorPort, bus, log) })
 	start("identity", func() error {
 		return serveHTTP(ctx, hostPort(bi.Listen, bi.Port), ident.Handler(), log.With("component", "identity"))
 	})

@@ -8,9 +8,9 @@ BIN=${1:-bin/dlvm}
 OSC=/usr/bin/openstack
 [ -x "$OSC" ] || { echo "cli-smoke: $OSC missing (apt-get install python3-openstackclient)" >&2; exit 1; }
 DATA=$(mktemp -d /tmp/dlvm-smoke.XXXXXX)
-API_PORT=${API_PORT:-18776}; ID_PORT=${ID_PORT:-15000}; DPV_PORT=${DPV_PORT:-18801}; TGT_PORT=${TGT_PORT:-23261}
+API_PORT=${API_PORT:-18776}; ID_PORT=${ID_PORT:-15000}; DPV_PORT=${DPV_PORT:-18801}; TGT_PORT=${TGT_PORT:-23261}; CONN_PORT=${CONN_PORT:-18810}
 "$BIN" all-in-one --data-dir "$DATA" --api-port "$API_PORT" --identity-port "$ID_PORT" \
-  --dpv-base-port "$DPV_PORT" --target-base-port "$TGT_PORT" >"$DATA/dlvm.log" 2>&1 &
+  --dpv-base-port "$DPV_PORT" --target-base-port "$TGT_PORT" --connector-port "$CONN_PORT" >"$DATA/dlvm.log" 2>&1 &
 PID=$!
 cleanup() { kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null || true; [ "${KEEP:-0}" = 1 ] || rm -rf "$DATA"; }
 trap cleanup EXIT

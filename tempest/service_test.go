@@ -95,7 +95,8 @@ func startService(t *testing.T) *service {
 	logf, err := os.Create(filepath.Join(dir, "dlvm.log"))
 	require.NoError(t, err)
 	s.cmd = exec.Command(bin, "all-in-one", "--data-dir", dir, "--api-port", fmt.Sprint(api),
-		"--identity-port", fmt.Sprint(id), "--dpv-base-port", fmt.Sprint(dpv), "--target-base-port", fmt.Sprint(freeTgtPort(t, 3)))
+		"--identity-port", fmt.Sprint(id), "--dpv-base-port", fmt.Sprint(dpv), "--target-base-port", fmt.Sprint(freeTgtPort(t, 3)),
+		"--connector-port", fmt.Sprint(freePort(t)))
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	require.NoError(t, s.cmd.Start())
 	t.Cleanup(func() {

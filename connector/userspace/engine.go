@@ -59,15 +59,15 @@ func New(opts Options) (*Engine, error) {
 
 // volume is one assembled volume.
 type volume struct {
-	mu      sync.Mutex
-	plan    connector.Plan
-	legs    map[string]*leg  // by leg id
-	groups  []*assemble.Mirror // nil entries when mirrors == 1
-	top     blockdev.Device    // stripe or single group
-	gate    *assemble.Gate
-	nbd     *export.NBDServer
-	loop    *export.Loop
-	attach  connector.Attached
+	mu     sync.Mutex
+	plan   connector.Plan
+	legs   map[string]*leg    // by leg id
+	groups []*assemble.Mirror // nil entries when mirrors == 1
+	top    blockdev.Device    // stripe or single group
+	gate   *assemble.Gate
+	nbd    *export.NBDServer
+	loop   *export.Loop
+	attach connector.Attached
 }
 
 type leg struct {

@@ -22,11 +22,13 @@ import (
 
 // service is a running `dlvm all-in-one` started by a test.
 type service struct {
-	dataDir string
-	apiURL  string
-	authURL string
-	env     map[string]string // from the openrc it printed
-	cmd     *exec.Cmd
+	dataDir  string
+	apiURL   string
+	authURL  string
+	env      map[string]string // from the openrc it printed
+	cmd      *exec.Cmd
+	tgtBase  int // first local dpv's tgtd port (portal = control port); dpv-N uses tgtBase+N-1
+	connPort int // the local connector daemon's port
 	// directAPI makes clients talk to apiURL instead of the catalog's block-storage endpoint
 	// (a shared Keystone's catalog names a fixed port).
 	directAPI bool
@@ -91,12 +93,13 @@ func startService(t *testing.T) *service {
 	for dpv+3 > 65535 {
 		dpv = freePort(t)
 	}
-	s := &service{dataDir: dir, apiURL: fmt.Sprintf("http://127.0.0.1:%d", api), authURL: fmt.Sprintf("http://127.0.0.1:%d/v3", id)}
+	s := &service{dataDir: dir, apiURL: fmt.Sprintf("http://127.0.0.1:%d", api), authURL: fmt.Sprintf("http://127.0.0.1:%d/v3", id),
+		tgtBase: freeTgtPort(t, 3), connPort: freePort(t)}
 	logf, err := os.Create(filepath.Join(dir, "dlvm.log"))
 	require.NoError(t, err)
 	s.cmd = exec.Command(bin, "all-in-one", "--data-dir", dir, "--api-port", fmt.Sprint(api),
-		"--identity-port", fmt.Sprint(id), "--dpv-base-port", fmt.Sprint(dpv), "--target-base-port", fmt.Sprint(freeTgtPort(t, 3)),
-		"--connector-port", fmt.Sprint(freePort(t)))
+		"--identity-port", fmt.Sprint(id), "--dpv-base-port", fmt.Sprint(dpv), "--target-base-port", fmt.Sprint(s.tgtBase),
+		"--connector-port", fmt.Sprint(s.connPort))
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	require.NoError(t, s.cmd.Start())
 	t.Cleanup(func() {

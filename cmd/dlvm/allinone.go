@@ -131,8 +131,25 @@ func allInOne(ctx context.Context, cfg *etc.Config, dir string, connectorPort in
 	}
 	sched := newScheduler(d, bus, cfg, log)
 
-	// Every part runs until ctx ends; the first to fail stops the others.
+	// Every part runs until ctx ends; the first to fail stops the others. Shutdown goes in two
+	// steps: the host's connector detaches its volumes first, while the dpv agents and their
+	// tgtds still serve the legs; then every other part stops (svcCtx).
+	svcCtx, svcCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer svcCancel()
 	var wg sync.WaitGroup
+	var connDone chan struct{}
+	shutdown := func() {
+		cancel()
+		if connDone != nil {
+			select {
+			case <-connDone:
+			case <-time.After(60 * time.Second):
+				log.Warn("the local connector did not stop within 60 s")
+			}
+		}
+		svcCancel()
+		wg.Wait()
+	}
 	errc := make(chan error, 16)
 	start := func(name string, fn func() error) {
 		wg.Add(1)
@@ -144,8 +161,8 @@ func allInOne(ctx context.Context, cfg *etc.Config, dir string, connectorPort in
 			}
 		}()
 	}
-	start("scheduler", func() error { return sched.Run(ctx) })
-	start("volume manager", func() error { return mgr.Run(ctx) })
+	start("scheduler", func() error { return sched.Run(svcCtx) })
+	start("volume manager", func() error { return mgr.Run(svcCtx) })
 	backend := cfg.Backends[0].Name
 	for i := 0; i < cfg.AllInOne.DPVCount; i++ {
 		s := cfg.DPV
@@ -158,24 +175,26 @@ func allInOne(ctx context.Context, cfg *etc.Config, dir string, connectorPort in
 		s.TargetPort = cfg.AllInOne.TargetBasePort + i
 		p, err := newPool(s, int64(cfg.AllInOne.DPVSizeGB)*model.GiB, log)
 		if err != nil {
-			cancel()
-			wg.Wait()
+			shutdown()
 			return err
 		}
-		start(s.Name, func() error { return serveDPV(ctx, cfg, s, p, bus, true, log) })
+		start(s.Name, func() error { return serveDPV(svcCtx, cfg, s, p, bus, true, log) })
 	}
-	start("connector", func() error { return serveLocalConnector(ctx, cfg, dir, connectorPort, bus, log) })
+	connDone = make(chan struct{})
+	start("connector", func() error {
+		defer close(connDone)
+		return serveLocalConnector(ctx, cfg, dir, connectorPort, bus, log)
+	})
 	start("identity", func() error {
-		return serveHTTP(ctx, hostPort(bi.Listen, bi.Port), ident.Handler(), log.With("component", "identity"))
+		return serveHTTP(svcCtx, hostPort(bi.Listen, bi.Port), ident.Handler(), log.With("component", "identity"))
 	})
 	start("api", func() error {
-		return serveHTTP(ctx, hostPort(cfg.Default.Listen, cfg.Default.ListenPort), h, log.With("component", "api"))
+		return serveHTTP(svcCtx, hostPort(cfg.Default.Listen, cfg.Default.ListenPort), h, log.With("component", "api"))
 	})
 
 	// Ready means the local dpvs have registered: before that, a create would find no room.
 	if err := waitDPVs(ctx, d, cfg.AllInOne.DPVCount, 60*time.Second); err != nil {
-		cancel()
-		wg.Wait()
+		shutdown()
 		return err
 	}
 	rc := openrc(cfg, idURL)
@@ -191,7 +210,7 @@ func allInOne(ctx context.Context, cfg *etc.Config, dir string, connectorPort in
 
 	<-ctx.Done()
 	log.Info("shutting down")
-	wg.Wait()
+	shutdown()
 	close(errc)
 	var errs []string
 	for err := range errc {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/dlvm-project/dlvm/connector"
 	"github.com/dlvm-project/dlvm/connector/assemble"
@@ -28,7 +29,13 @@ type Options struct {
 	LoopDirectIO bool   // losetup --direct-io for the exported loop device
 	NoLoop       bool   // export NBD only (hosts without FUSE or loop devices)
 	ISCSI        iscsi.Options
-	Log          *slog.Logger
+	// LegTimeout fails a mirror leg whose request takes longer (a dead dpv or tgtd), so I/O goes
+	// on with its partners instead of waiting out the iSCSI reconnect (default 3 s).
+	LegTimeout time.Duration
+	// RejoinInterval is how often failed legs are dialled again; one that answers is resynced
+	// (only the regions written while it was away) and rejoins its mirror (default 2 s).
+	RejoinInterval time.Duration
+	Log            *slog.Logger
 }
 
 // Engine implements connector.Engine in userspace. Safe for concurrent use; operations on one
@@ -54,6 +61,12 @@ func New(opts Options) (*Engine, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	if opts.LegTimeout <= 0 {
+		opts.LegTimeout = 3 * time.Second
+	}
+	if opts.RejoinInterval <= 0 {
+		opts.RejoinInterval = 2 * time.Second
+	}
 	return &Engine{opts: opts, log: opts.Log, vols: map[string]*volume{}}, nil
 }
 
@@ -68,6 +81,7 @@ type volume struct {
 	nbd    *export.NBDServer
 	loop   *export.Loop
 	attach connector.Attached
+	stop   chan struct{} // closed by close: ends the rejoin watcher
 }
 
 type leg struct {
@@ -117,7 +131,7 @@ func validPlan(p connector.Plan) error {
 
 // assemble builds the stack bottom-up; on any failure it tears down what it built.
 func (e *Engine) assemble(ctx context.Context, p connector.Plan) (_ *volume, err error) {
-	v := &volume{plan: p, legs: map[string]*leg{}}
+	v := &volume{plan: p, legs: map[string]*leg{}, stop: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			v.close(e.log)
@@ -182,6 +196,7 @@ func (e *Engine) assemble(ctx context.Context, p connector.Plan) (_ *volume, err
 		}
 		v.attach.DevicePath = v.loop.Path()
 	}
+	go e.rejoin(v)
 	e.log.Info("volume attached", "volume_id", p.VolumeID, "device_path", v.attach.DevicePath, "nbd_socket", sock, "legs", len(p.Legs))
 	return v, nil
 }
@@ -207,7 +222,7 @@ func (e *Engine) mirror(ctx context.Context, v *volume, g int, devs []blockdev.D
 		}
 	}
 	sort.Slice(ids, func(i, j int) bool { return v.legs[ids[i]].plan.Mirror < v.legs[ids[j]].plan.Mirror })
-	m, err := assemble.NewMirror(devs, assemble.MirrorOptions{RegionSize: region, Bitmap: bm, Log: e.log,
+	m, err := assemble.NewMirror(devs, assemble.MirrorOptions{RegionSize: region, Bitmap: bm, Log: e.log, IOTimeout: e.opts.LegTimeout,
 		OnLegState: func(i int, st assemble.LegState, err error) {
 			v.mu.Lock()
 			defer v.mu.Unlock()
@@ -252,6 +267,11 @@ func (e *Engine) Detach(ctx context.Context, volumeID string) error {
 
 // close tears down whatever exists, top-down, flushing first.
 func (v *volume) close(log *slog.Logger) error {
+	select {
+	case <-v.stop:
+	default:
+		close(v.stop)
+	}
 	var errs []error
 	if v.loop != nil {
 		errs = append(errs, v.loop.Close(context.Background()))

@@ -66,18 +66,32 @@ func TestLegFailover(t *testing.T) {
 	writer.Stdout, writer.Stderr = &out, &out
 	require.NoError(t, writer.Start())
 	time.Sleep(700 * time.Millisecond)
-	// The dpv is down for 6 s: its agent restarts tgtd at once, so keep killing it. Meanwhile
-	// the host's connector must drop the leg (writes go on on its partner).
+	// The dpv is down for 6 s; meanwhile the host's connector must drop its leg and writes go
+	// on on the partner.
 	killed := time.Now()
-	sawFailed := false
-	for time.Since(killed) < 6*time.Second {
-		_ = exec.Command("pkill", "-KILL", "-f", fmt.Sprintf("^tgtd .*-C %d$", port)).Run()
-		if legStates(t, s.connPort, vol.ID)["failed"] > 0 {
-			sawFailed = true
+	seen := make(chan map[string]bool, 1)
+	go func() { // watch the connector's view of the legs while the dpv is down
+		states := map[string]bool{}
+		for time.Since(killed) < 8*time.Second {
+			for st := range legStates(s.connPort, vol.ID) {
+				states[st] = true
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		time.Sleep(100 * time.Millisecond)
+		seen <- states
+	}()
+	// Killed, the agent restarts tgtd within milliseconds; freeze every restarted instance so
+	// the dpv answers nothing for 6 s, as a dead server would. The agent's watchdog kills
+	// frozen instances too; afterwards it starts one that is left alone.
+	pattern := fmt.Sprintf("^tgtd .*-C %d$", port)
+	require.NoError(t, exec.Command("pkill", "-KILL", "-f", pattern).Run(), "kill the tgtd of %s", dpv)
+	for time.Since(killed) < 6*time.Second {
+		_ = exec.Command("pkill", "-STOP", "-f", pattern).Run()
+		time.Sleep(50 * time.Millisecond)
 	}
-	require.True(t, sawFailed, "the connector never reported the leg of the dead dpv failed")
+	states := <-seen
+	t.Logf("leg states seen while the dpv was down: %v", states)
+	require.True(t, states["failed"] || states["resyncing"], "the connector never took the dead dpv's leg out of service: %v", states)
 	require.NoError(t, writer.Wait(), "fio (write + verify) through the failure:\n%s", out.String())
 	t.Logf("fio finished %s after the kill; no verify error", time.Since(killed).Round(time.Millisecond))
 
@@ -100,11 +114,12 @@ func TestLegFailover(t *testing.T) {
 	require.NoError(t, check.Run(), "fio verify after re-attach:\n%s", out.String())
 }
 
-// legStates counts the legs of a volume per state, as the local connector daemon reports them.
-func legStates(t *testing.T, port int, volumeID string) map[string]int {
-	t.Helper()
+// legStates counts the legs of a volume per state, as the local connector daemon reports them
+// (empty when the daemon does not answer within a second).
+func legStates(port int, volumeID string) map[string]int {
 	out := map[string]int{}
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v1/health/%s", port, volumeID))
+	hc := http.Client{Timeout: time.Second}
+	resp, err := hc.Get(fmt.Sprintf("http://127.0.0.1:%d/v1/health/%s", port, volumeID))
 	if err != nil {
 		return out
 	}

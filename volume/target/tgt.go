@@ -131,12 +131,19 @@ func (t *Tgt) IQN(legID string) string { return t.opts.IQNPrefix + legID }
 func (t *Tgt) Portal() string { return t.opts.Portal }
 
 // adm runs tgtadm on this Tgt's control port. A tgtd that does not answer is ErrUnavailable.
+// admTimeout bounds one tgtadm call; tgtd answers in milliseconds when it is alive.
+const admTimeout = 10 * time.Second
+
 func (t *Tgt) adm(ctx context.Context, args ...string) (string, error) {
 	full := append([]string{"--lld", "iscsi", "-C", strconv.Itoa(t.opts.ControlPort)}, args...)
+	// A hung tgtd blocks tgtadm forever; the deadline keeps the agent (and Watch, which must
+	// notice the hang and replace tgtd) from hanging with it.
+	ctx, cancel := context.WithTimeout(ctx, admTimeout)
+	defer cancel()
 	out, err := t.opts.Runner.Run(ctx, "tgtadm", full...)
 	if err != nil {
 		var ee *runner.ExitError
-		if errors.As(err, &ee) && ee.Code == tgtadmNotConnected {
+		if errors.As(err, &ee) && ee.Code == tgtadmNotConnected || ctx.Err() != nil {
 			return string(out), model.Wrap(model.ErrUnavailable, err, "the iSCSI target daemon does not answer")
 		}
 		return string(out), err

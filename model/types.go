@@ -38,12 +38,21 @@ type Layout struct {
 // Legs is the number of legs the layout needs.
 func (l Layout) Legs() int { return l.Mirrors * l.Stripes }
 
+// MirrorMetadataBytes is reserved at the end of every leg of a mirrored volume: the kernel
+// engine keeps dm-raid's superblock and write-intent bitmap there (the userspace engine keeps
+// its bitmap on the host and leaves the area unused). Data always starts at offset 0.
+const MirrorMetadataBytes = int64(1) << 20
+
 // LegSize is the size in bytes of each leg of a volume of sizeGiB: the volume divided over the
-// stripes, rounded up to a whole chunk.
+// stripes, rounded up to a whole chunk, plus MirrorMetadataBytes when the volume is mirrored.
 func (l Layout) LegSize(sizeGiB int) int64 {
 	chunk := int64(l.ChunkKiB) * 1024
 	per := (int64(sizeGiB)*GiB + int64(l.Stripes) - 1) / int64(l.Stripes)
-	return (per + chunk - 1) / chunk * chunk
+	n := (per + chunk - 1) / chunk * chunk
+	if l.Mirrors > 1 {
+		n += MirrorMetadataBytes
+	}
+	return n
 }
 
 // Volume is a dlv: Cinder's volume, same UUID.

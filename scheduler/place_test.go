@@ -75,7 +75,8 @@ func TestPlace(t *testing.T) {
 	}, {
 		name: "packing pass when spreading cannot fit every leg",
 		st: state([]*model.DVG{vg("gold")}, []*model.DPV{
-			dpv("a", "gold", 3), dpv("b", "gold", 1), dpv("c", "gold", 1), dpv("d", "gold", 1)}, nil),
+			dpv("a", "gold", 3, roomForMetadata(3)), dpv("b", "gold", 1, roomForMetadata(1)),
+			dpv("c", "gold", 1, roomForMetadata(1)), dpv("d", "gold", 1, roomForMetadata(1))}, nil),
 		req: nova(3, layout(3, 2)),
 		want: `dvg gold
 		       g0m0 a 1073741824
@@ -87,7 +88,7 @@ func TestPlace(t *testing.T) {
 	}, {
 		name: "over-subscription ratio allows thin overcommit",
 		st: state([]*model.DVG{vg("gold", ratio(2))},
-			[]*model.DPV{dpv("a", "gold", 10), dpv("b", "gold", 10)}, map[string]int64{"a": 15, "b": 15}),
+			[]*model.DPV{dpv("a", "gold", 10, roomForMetadata(1)), dpv("b", "gold", 10, roomForMetadata(1))}, map[string]int64{"a": 15, "b": 15}),
 		req: nova(5, layout(1, 2)),
 		want: `dvg gold
 		       g0m0 a 5368709120
@@ -190,7 +191,7 @@ func TestPlace(t *testing.T) {
 	}, {
 		name: "not enough room for every stripe",
 		st: state([]*model.DVG{vg("gold"), vg("silver")},
-			[]*model.DPV{dpv("a", "gold", 1), dpv("b", "gold", 1), dpv("x", "silver", 100)}, nil),
+			[]*model.DPV{dpv("a", "gold", 1, roomForMetadata(1)), dpv("b", "gold", 1, roomForMetadata(1)), dpv("x", "silver", 100)}, nil),
 		req:  withReq(nova(2, layout(2, 2)), func(r *Request) { r.BackendName = "dlvm" }),
 		want: `error: no valid placement: No valid backend was found. 2 mirrors need 2 distinct dpvs with 1 GiB free for each of 2 stripes in availability zone nova for backend dlvm; dvg gold has 2 but too little room for all 4 legs, dvg silver has 1.`,
 	}, {

@@ -231,7 +231,9 @@ func fmtBytes(b int64) string {
 	case b%model.GiB == 0:
 		return fmt.Sprintf("%d GiB", b/model.GiB)
 	case b >= model.GiB:
-		return fmt.Sprintf("%.1f GiB", float64(b)/float64(model.GiB))
+		// One decimal, without a trailing ".0" (a mirrored leg's 1 MiB of metadata on top
+		// of whole GiB reads "5 GiB").
+		return strings.TrimSuffix(fmt.Sprintf("%.1f", float64(b)/float64(model.GiB)), ".0") + " GiB"
 	default:
 		return fmt.Sprintf("%d MiB", (b+mib-1)/mib)
 	}

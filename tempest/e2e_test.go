@@ -162,7 +162,7 @@ func lifecycle(t *testing.T, s *service, c *gophercloud.ServiceClient, project, 
 	for _, l := range legs {
 		fi, err := os.Stat(l)
 		require.NoError(t, err)
-		require.EqualValues(t, 2<<30, fi.Size())
+		require.EqualValues(t, 2<<30+1<<20, fi.Size(), "2 GiB of data + 1 MiB of mirror metadata")
 		require.Equal(t, newer, readFile(t, l, 8192, len(newer)))
 	}
 

@@ -409,7 +409,7 @@ func testExtendDelete(t *testing.T, dialect string) {
 	require.Equal(t, model.StatusAvailable, v.Status)
 	require.Equal(t, []byte("keep me"), r.readLogical("v1", 0, 7))
 	for _, l := range r.legs("v1") {
-		require.EqualValues(t, 3*model.GiB, l.SizeBytes)
+		require.EqualValues(t, 3*model.GiB+model.MirrorMetadataBytes, l.SizeBytes, "data share + mirror metadata")
 	}
 
 	require.NoError(t, r.db.Store().SetVolumeStatus(ctx, "v1", nil, model.StatusDeleting))

@@ -15,7 +15,7 @@ const SectorSize = 512
 // mirrored group carries at its end: leg layout is [group data | unused | metadata], so the data
 // starts at offset 0 as with the userspace engine. A bitmap of at most 2^21 regions (256 KiB)
 // plus the 4 KiB superblock fits.
-const MetadataBytes = 1 << 20
+const MetadataBytes = model.MirrorMetadataBytes
 
 // DefaultRegionSectors is the raid1 region (bitmap granularity) when the volume is small enough:
 // 512 KiB. Bigger volumes get the smallest power of two that keeps the bitmap at 2^21 regions.

@@ -77,6 +77,7 @@ type volume struct {
 	legs   map[string]*leg    // by leg id
 	groups []*assemble.Mirror // nil entries when mirrors == 1
 	top    blockdev.Device    // stripe or single group
+	win    *window            // exactly the volume's size over top
 	gate   *assemble.Gate
 	nbd    *export.NBDServer
 	loop   *export.Loop
@@ -179,7 +180,8 @@ func (e *Engine) assemble(ctx context.Context, p connector.Plan) (_ *volume, err
 		}
 		v.top = st
 	}
-	v.gate = assemble.NewGate(v.top)
+	v.win = newWindow(v.top, p.SizeBytes)
+	v.gate = assemble.NewGate(v.win)
 	v.attach = connector.Attached{VolumeID: p.VolumeID}
 	sock := filepath.Join(dir, "nbd.sock")
 	if v.nbd, err = export.ServeNBD(context.WithoutCancel(ctx), v.gate, sock, export.NBDOptions{ExportName: p.VolumeID, ReadOnly: p.ReadOnly, Log: e.log}); err != nil {

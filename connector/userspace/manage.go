@@ -43,6 +43,7 @@ func (e *Engine) Extend(ctx context.Context, p connector.Plan) error {
 		}
 	}
 	v.plan.SizeBytes = p.SizeBytes
+	v.win.resize(p.SizeBytes)
 	if v.loop != nil {
 		return v.loop.Resize(ctx)
 	}

@@ -160,7 +160,7 @@ func testPlaced(t *testing.T, dialect string) {
 		require.Equal(t, model.LegCreating, l.Status)
 		require.Equal(t, 0, l.Group)
 		require.Equal(t, i, l.Mirror)
-		require.Equal(t, model.GiB, l.SizeBytes)
+		require.Equal(t, model.GiB+model.MirrorMetadataBytes, l.SizeBytes, "a mirrored leg: data share + metadata area")
 		require.False(t, seen[l.DPVID], "mirrors share dpv %s", l.DPVID)
 		seen[l.DPVID] = true
 	}

@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 KS_DIR    ?= /tmp/dlvm-test-keystone
 
-.PHONY: build run test test-unit test-keystone-up test-keystone-down test-cli test-kernel lint fuzz tempest bench clean
+.PHONY: build run test test-unit test-cli test-kernel lint fuzz tempest bench bench-data clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/dlvm
@@ -14,11 +14,13 @@ build:
 # Start everything in one process on embedded defaults (SQLite, in-process bus, built-in
 # identity, three local file-pool dpvs under $(DATA_DIR)); prints an openrc.
 run: build
+	@scripts/deps.sh run
 	$(BIN) all-in-one --data-dir $(DATA_DIR)
 
 # The whole test suite: unit + integration (SQLite and the MariaDB on 127.0.0.1:3306, a real
 # upstream Keystone started for the run) and the CLI session of the README.
 test: build
+	@scripts/deps.sh test
 	scripts/test.sh
 
 test-unit:
@@ -46,8 +48,18 @@ fuzz:
 tempest:
 	tempest/runner/run.sh
 
+# fio/libiscsi IOPS on the assembled devices next to the raw tgtd LUN and a plain file, one run.
+bench-data: build
+	DLVM_BIN=$(CURDIR)/$(BIN) DLVM_BENCH_DATA=1 DLVM_BENCH_OUT=$(CURDIR)/bench-data.json \
+		$(GO) test -count=1 -timeout 20m -run TestBenchData -v ./tempest/ | grep -v 'level='
+
 bench:
-	@echo "make bench: the benchmarks arrive with issue 6"; exit 2
+	@echo "make # fio/libiscsi IOPS on the assembled devices next to the raw tgtd LUN and a plain file, one run.
+bench-data: build
+	DLVM_BIN=$(CURDIR)/$(BIN) DLVM_BENCH_DATA=1 DLVM_BENCH_OUT=$(CURDIR)/bench-data.json \
+		$(GO) test -count=1 -timeout 20m -run TestBenchData -v ./tempest/ | grep -v 'level='
+
+bench: the benchmarks arrive with issue 6"; exit 2
 
 clean:
 	rm -rf bin $(DATA_DIR)

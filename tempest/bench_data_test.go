@@ -164,14 +164,9 @@ func iscsiPerfRow(t *testing.T, ci map[string]any, initiator string, secs int) b
 	t.Helper()
 	lun := fmt.Sprintf("iscsi://%v%%%v@%v/%v/%v", ci["auth_username"], ci["auth_password"], ci["target_portal"], ci["target_iqn"], ci["target_lun"])
 	out, _ := exec.Command("timeout", "-s", "INT", strconv.Itoa(secs), "iscsi-perf", "-i", initiator, "-m", "32", "-b", "8", "-r", lun).CombinedOutput()
-	// iscsi-perf prints a line per second ("... xxxx IOPS ..."); take the mean of the lines.
-	var sum float64
-	var n int
-	for _, m := range regexp.MustCompile(`([0-9]+) IOPS`).FindAllSubmatch(out, -1) {
-		v, _ := strconv.ParseFloat(string(m[1]), 64)
-		sum += v
-		n++
-	}
-	require.Positive(t, n, "iscsi-perf printed no IOPS: %s", out)
-	return benchRow{Target: "tgtd LUN via libiscsi", Workload: "randread", Tool: "iscsi-perf (libiscsi)", IOPS: sum / float64(n)}
+	// iscsi-perf prints a status every second ("... iops average N ..."); take the last average.
+	ms := regexp.MustCompile(`iops average ([0-9]+)`).FindAllSubmatch(out, -1)
+	require.NotEmpty(t, ms, "iscsi-perf printed no IOPS: %s", out)
+	iops, _ := strconv.ParseFloat(string(ms[len(ms)-1][1]), 64)
+	return benchRow{Target: "tgtd LUN via libiscsi", Workload: "randread", Tool: "iscsi-perf (libiscsi)", IOPS: iops}
 }

@@ -43,6 +43,7 @@ var allowed = map[string][]string{
 	"connector/userspace":  {"connector", "connector/assemble", "connector/blockdev", "connector/export", "connector/iscsi"},
 	"tempest":              {},
 	"test/kernel":          {},
+	"test/kerneltest":      {"internal/runner"},
 	"test/kernelconnector": {},
 	"cmd/dlvm":             {"*"},
 }

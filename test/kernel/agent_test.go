@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dlvm-project/dlvm/internal/runner"
+	"github.com/dlvm-project/dlvm/test/kerneltest"
 	"github.com/dlvm-project/dlvm/volume/agent"
 	"github.com/dlvm-project/dlvm/volume/pool"
 )
@@ -18,7 +19,7 @@ import (
 func TestKernelAgentLVM(t *testing.T) {
 	requireKernelVM(t)
 	ctx := context.Background()
-	thinPool(t, "dlvma", "tp", 128)
+	kerneltest.ThinPool(t, "dlvma", "tp", 128)
 	p, err := pool.NewLVM("dlvma", "tp", runner.Exec{}, pool.LVMOptions{})
 	require.NoError(t, err)
 	srv := httptest.NewServer(agent.NewServer(p, agent.ServerOptions{Name: "vm"}, nil).Handler())

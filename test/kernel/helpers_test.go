@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
@@ -12,60 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dlvm-project/dlvm/internal/runner"
+	"github.com/dlvm-project/dlvm/test/kerneltest"
 )
-
-const mib = int64(1) << 20
-
-// requireKernelVM skips the test outside the kernel VM.
-func requireKernelVM(t *testing.T) {
-	t.Helper()
-	if os.Getenv("DLVM_KERNEL_TEST") != "1" {
-		t.Skip("kernel tier: run through scripts/test-kernel.sh (DLVM_KERNEL_TEST=1 inside shared/tools/kernel-vm)")
-	}
-	require.Zero(t, os.Geteuid(), "kernel tests run as root")
-}
-
-// sh runs a command that must succeed and returns its stdout.
-func sh(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := runner.Exec{}.Run(context.Background(), name, args...)
-	require.NoError(t, err, runner.Line(name, args...))
-	return string(out)
-}
-
-// thinPool makes a VG on a loop device over a sparse file with a thin pool of poolMiB and
-// returns the VG name; everything is removed when the test ends.
-func thinPool(t *testing.T, vg, thin string, poolMiB int) {
-	t.Helper()
-	img := filepath.Join(t.TempDir(), vg+".img")
-	f, err := os.Create(img)
-	require.NoError(t, err)
-	require.NoError(t, f.Truncate(int64(poolMiB+64)*mib))
-	require.NoError(t, f.Close())
-	loop := strings.TrimSpace(sh(t, "losetup", "-f", "--show", img))
-	t.Cleanup(func() { _, _ = runner.Exec{}.Run(context.Background(), "losetup", "-d", loop) })
-	sh(t, "lvm", "pvcreate", "-y", loop)
-	sh(t, "lvm", "vgcreate", "-y", vg, loop)
-	t.Cleanup(func() {
-		_, _ = runner.Exec{}.Run(context.Background(), "lvm", "vgremove", "-y", "-ff", vg)
-		_, _ = runner.Exec{}.Run(context.Background(), "lvm", "pvremove", "-y", "-ff", loop)
-	})
-	sh(t, "lvm", "lvcreate", "-y", "--type", "thin-pool", "-L", strconv.Itoa(poolMiB)+"m", "-n", thin, vg)
-}
-
-// pattern returns n deterministic pseudo-random bytes for seed.
-func pattern(seed byte, n int64) []byte {
-	b := make([]byte, n)
-	x := uint32(seed)*2654435761 + 1
-	for i := range b {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		b[i] = byte(x)
-	}
-	return b
-}
 
 // ddWrite writes data at offMiB of dev with dd, bypassing the page cache.
 func ddWrite(t *testing.T, dev string, data []byte, offMiB int64) {
@@ -96,3 +43,12 @@ func devSize(t *testing.T, dev string) int64 {
 	require.NoError(t, err)
 	return n
 }
+
+// Shorthands for the shared kernel-tier helpers.
+const mib = kerneltest.MiB
+
+var (
+	requireKernelVM = kerneltest.RequireVM
+	sh              = kerneltest.Sh
+	pattern         = kerneltest.Pattern
+)

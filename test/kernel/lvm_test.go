@@ -10,6 +10,7 @@ import (
 
 	"github.com/dlvm-project/dlvm/internal/runner"
 	"github.com/dlvm-project/dlvm/model"
+	"github.com/dlvm-project/dlvm/test/kerneltest"
 	"github.com/dlvm-project/dlvm/volume/pool"
 )
 
@@ -18,7 +19,7 @@ import (
 func TestKernelLVMPool(t *testing.T) {
 	requireKernelVM(t)
 	ctx := context.Background()
-	thinPool(t, "dlvmk", "tp", 256)
+	kerneltest.ThinPool(t, "dlvmk", "tp", 256)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	p, err := pool.NewLVM("dlvmk", "tp", runner.Exec{}, pool.LVMOptions{Log: log})
 	require.NoError(t, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/dlvm-project/dlvm/connector"
 	"github.com/dlvm-project/dlvm/connector/kernel"
 	"github.com/dlvm-project/dlvm/internal/runner"
+	"github.com/dlvm-project/dlvm/test/kerneltest"
 	"github.com/dlvm-project/dlvm/volume/pool"
 	"github.com/dlvm-project/dlvm/volume/target"
 )
@@ -46,7 +47,7 @@ func newRig(t *testing.T) *rig {
 	r := &rig{t: t}
 	for i := range 3 {
 		vg := fmt.Sprintf("dpv%d", i)
-		thinPool(t, vg, 96)
+		kerneltest.ThinPool(t, vg, "tp", 96)
 		p, err := pool.NewLVM(vg, "tp", runner.Exec{}, pool.LVMOptions{Log: log})
 		require.NoError(t, err)
 		r.dpvs = append(r.dpvs, dpv{vg, p})

@@ -126,7 +126,7 @@ func (m *Manager) connect(ctx context.Context, j *attachJob, log *slog.Logger) e
 	exports := map[string]target.Export{}
 	dpvs := map[string]*model.DPV{}
 	for _, l := range j.legs {
-		ex, err := m.exporterFor(ctx, dpvs, l.DPVID)
+		ex, err := m.agentFor(ctx, dpvs, l.DPVID)
 		if err != nil {
 			return err
 		}
@@ -251,7 +251,7 @@ func (m *Manager) disconnect(ctx context.Context, j *attachJob, log *slog.Logger
 	}
 	dpvs := map[string]*model.DPV{}
 	for _, l := range j.legs {
-		ex, err := m.exporterFor(ctx, dpvs, l.DPVID)
+		ex, err := m.agentFor(ctx, dpvs, l.DPVID)
 		if errors.Is(err, model.ErrNotFound) {
 			continue // the dpv is gone, and its exports with it
 		} else if err != nil {
@@ -263,20 +263,6 @@ func (m *Manager) disconnect(ctx context.Context, j *attachJob, log *slog.Logger
 	}
 	log.Info("volume disconnected", "attachment_id", j.att.ID, "host", j.conn.Host)
 	return nil
-}
-
-// exporterFor returns the export side of the agent of a dpv.
-func (m *Manager) exporterFor(ctx context.Context, dpvs map[string]*model.DPV, dpvID string) (Exporter, error) {
-	ag, err := m.agentFor(ctx, dpvs, dpvID)
-	if err != nil {
-		return nil, err
-	}
-	ex, ok := ag.(Exporter)
-	if !ok {
-		return nil, &model.UserError{Kind: errBackend, Msg: "The storage server cannot export volumes.",
-			Cause: fmt.Errorf("agent %T has no ExportLeg/UnexportInitiator", ag)}
-	}
-	return ex, nil
 }
 
 func firstNonEmpty(s ...string) string {

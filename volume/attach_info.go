@@ -13,18 +13,6 @@ import (
 	"github.com/dlvm-project/dlvm/volume/target"
 )
 
-// Exporter is the part of a dpv agent the attach flows use (agent.Client's export endpoints).
-// The manager finds it on the Agent its Dialer returns.
-type Exporter interface {
-	// ExportLeg creates (or finds) the leg's iSCSI target and allows the initiator with its
-	// CHAP credentials; repeating it is success (a changed secret is updated). A missing leg is
-	// ErrNotFound.
-	ExportLeg(ctx context.Context, legID string, a target.Access) (target.Export, error)
-	// UnexportInitiator removes the initiator from the leg's target and closes its sessions;
-	// an initiator, target or leg that is not there is success.
-	UnexportInitiator(ctx context.Context, legID, initiator string) error
-}
-
 // HostConnector is a compute host's connector daemon (connector/daemon.Client).
 type HostConnector interface {
 	// Attach assembles the plan's volume on the host and returns its device; attaching an
@@ -32,6 +20,12 @@ type HostConnector interface {
 	Attach(ctx context.Context, p connector.Plan) (*connector.Attached, error)
 	// Detach tears the volume down on the host; a volume not attached there is success.
 	Detach(ctx context.Context, volumeID string) error
+	// Quiesce pauses the volume's I/O on the host: new writes wait, writes in flight complete
+	// and are flushed. The host resumes by itself after timeout, so a manager that dies
+	// mid-snapshot never freezes a guest.
+	Quiesce(ctx context.Context, volumeID string, timeout time.Duration) error
+	// Resume ends a Quiesce; resuming a volume that is not paused is success.
+	Resume(ctx context.Context, volumeID string) error
 }
 
 // ConnectorDialer returns the client of the connector daemon at url (model.IHost.URL).

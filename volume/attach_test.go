@@ -6,6 +6,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -17,51 +18,13 @@ import (
 	"github.com/dlvm-project/dlvm/volume/target"
 )
 
-// exportingDPV adds the export endpoints to a fake dpv: leg id -> initiator -> access.
-type exportingDPV struct {
-	*fakeDPV
-	name    string
-	emu     sync.Mutex
-	exports map[string]map[string]target.Access
-}
-
-func (e *exportingDPV) ExportLeg(ctx context.Context, legID string, a target.Access) (target.Export, error) {
-	e.fakeDPV.mu.Lock()
-	err := e.op("export " + legID)
-	e.fakeDPV.mu.Unlock()
-	if err != nil {
-		return target.Export{}, err
-	}
-	e.emu.Lock()
-	defer e.emu.Unlock()
-	if e.exports[legID] == nil {
-		e.exports[legID] = map[string]target.Access{}
-	}
-	e.exports[legID][a.InitiatorIQN] = a
-	return target.Export{IQN: "iqn.2024-01.org.dlvm:" + legID, LUN: 1, Portal: e.name + ":3260"}, nil
-}
-
-func (e *exportingDPV) UnexportInitiator(ctx context.Context, legID, initiator string) error {
-	e.emu.Lock()
-	defer e.emu.Unlock()
-	delete(e.exports[legID], initiator)
-	if len(e.exports[legID]) == 0 {
-		delete(e.exports, legID)
-	}
-	return nil
-}
-
-func (e *exportingDPV) exported() int {
-	e.emu.Lock()
-	defer e.emu.Unlock()
-	return len(e.exports)
-}
-
 // fakeHost is a connector daemon.
 type fakeHost struct {
 	mu       sync.Mutex
 	attached map[string]connector.Plan
 	fail     error
+	paused   []string // Quiesce calls, by volume id
+	resumed  []string
 }
 
 func (h *fakeHost) Attach(ctx context.Context, p connector.Plan) (*connector.Attached, error) {
@@ -81,18 +44,27 @@ func (h *fakeHost) Detach(ctx context.Context, id string) error {
 	return nil
 }
 
+func (h *fakeHost) Quiesce(ctx context.Context, id string, timeout time.Duration) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.paused = append(h.paused, id)
+	return nil
+}
+
+func (h *fakeHost) Resume(ctx context.Context, id string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.resumed = append(h.resumed, id)
+	return nil
+}
+
 type attachRig struct {
 	*rig
-	exp  map[string]*exportingDPV
 	host *fakeHost
 }
 
 func newAttachRig(t *testing.T, dialect string) *attachRig {
-	r := &attachRig{rig: newRig(t, dialect), exp: map[string]*exportingDPV{}, host: &fakeHost{attached: map[string]connector.Plan{}}}
-	for n, f := range r.dpvs {
-		r.exp[n] = &exportingDPV{fakeDPV: f, name: n, exports: map[string]map[string]target.Access{}}
-	}
-	r.m.dial = func(p *model.DPV) Agent { return r.exp[p.ID] }
+	r := &attachRig{rig: newRig(t, dialect), host: &fakeHost{attached: map[string]connector.Plan{}}}
 	r.m.opts.Connectors = func(url string) HostConnector {
 		require.Equal(t, "http://compute-1:8810", url)
 		return r.host
@@ -126,7 +98,7 @@ func (r *attachRig) att(id string) *model.Attachment {
 
 func (r *attachRig) exportedLegs() int {
 	n := 0
-	for _, e := range r.exp {
+	for _, e := range r.dpvs {
 		n += e.exported()
 	}
 	return n
@@ -170,7 +142,7 @@ func testAttachISCSI(t *testing.T, dialect string) {
 		"auth_method": "CHAP", "auth_username": ih.CHAPUser, "auth_password": ih.CHAPSecret,
 	}, info)
 	require.Equal(t, target.Access{InitiatorIQN: "iqn.1993-08.org.debian:01:c1", CHAPUser: ih.CHAPUser, CHAPSecret: ih.CHAPSecret},
-		r.exp[leg.DPVID].exports[leg.ID]["iqn.1993-08.org.debian:01:c1"])
+		r.dpvs[leg.DPVID].exports[leg.ID]["iqn.1993-08.org.debian:01:c1"])
 
 	// A second attach of the same host reuses the host's credentials.
 	again := r.run(r.workflow(model.WfAttachVolume, vol, "", model.AttachParams{AttachmentID: a.ID}))
@@ -211,6 +183,15 @@ func testAttachLocal(t *testing.T, dialect string) {
 		require.NotEmpty(t, l.IQN)
 	}
 	require.Equal(t, 4, r.exportedLegs())
+
+	// A snapshot of the assembled volume pauses its I/O on the host around the leg snapshots.
+	now := time.Now().UTC()
+	require.NoError(t, r.db.Store().CreateSnapshot(context.Background(), &model.Snapshot{ID: "s1", ProjectID: testProject,
+		VolumeID: vol, Size: 1, Status: model.StatusCreating, CreatedAt: now, UpdatedAt: now}))
+	require.Equal(t, model.WfDone, r.run(r.workflow(model.WfCreateSnapshot, vol, "s1", nil)).State)
+	require.Equal(t, []string{vol}, r.host.paused, "paused once for the snapshot")
+	require.Equal(t, []string{vol}, r.host.resumed, "and resumed")
+	require.Len(t, r.legs("s1"), 4)
 
 	require.Equal(t, model.WfDone, r.run(r.workflow(model.WfDetachVolume, vol, "", model.AttachParams{AttachmentID: a.ID, Delete: true})).State)
 	require.Empty(t, r.host.attached, "the daemon tore the device down")

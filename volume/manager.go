@@ -22,6 +22,7 @@ import (
 	"github.com/dlvm-project/dlvm/model"
 	"github.com/dlvm-project/dlvm/volume/pool"
 	"github.com/dlvm-project/dlvm/volume/rpc"
+	"github.com/dlvm-project/dlvm/volume/target"
 )
 
 // Agent is what the manager needs from a dpv agent (agent.Client). Every method is idempotent
@@ -41,6 +42,13 @@ type Agent interface {
 	ReadAt(ctx context.Context, id string, p []byte, off int64) (int, error)
 	// WriteAt writes leg bytes at off.
 	WriteAt(ctx context.Context, id string, p []byte, off int64) (int, error)
+	// ExportLeg creates (or finds) the leg's iSCSI target and allows the initiator with its
+	// CHAP credentials; repeating it is success (a changed secret is updated). A missing leg is
+	// ErrNotFound.
+	ExportLeg(ctx context.Context, legID string, a target.Access) (target.Export, error)
+	// UnexportInitiator removes the initiator from the leg's target and closes its sessions;
+	// an initiator, target or leg that is not there is success.
+	UnexportInitiator(ctx context.Context, legID, initiator string) error
 }
 
 // Dialer returns the agent client for a dpv.

@@ -18,12 +18,15 @@ import (
 	"github.com/dlvm-project/dlvm/model"
 	"github.com/dlvm-project/dlvm/volume/pool"
 	"github.com/dlvm-project/dlvm/volume/rpc"
+	"github.com/dlvm-project/dlvm/volume/target"
 )
 
 // fakeDPV is an in-memory dpv agent: legs are byte slices. down makes every call fail as an
 // unreachable agent would; failCreate makes CreateLeg fail permanently.
 type fakeDPV struct {
+	name       string
 	mu         sync.Mutex
+	exports    map[string]map[string]target.Access // leg id -> initiator -> access
 	legs       map[string]*fakeLeg
 	down       bool
 	failCreate bool
@@ -55,7 +58,9 @@ func (l *fakeLeg) write(p []byte, off int64) int {
 	return copy(l.data[off:], p)
 }
 
-func newFakeDPV() *fakeDPV { return &fakeDPV{legs: map[string]*fakeLeg{}} }
+func newFakeDPV(name string) *fakeDPV {
+	return &fakeDPV{name: name, legs: map[string]*fakeLeg{}, exports: map[string]map[string]target.Access{}}
+}
 
 func (f *fakeDPV) op(name string) error {
 	f.calls = append(f.calls, name)
@@ -154,6 +159,36 @@ func (f *fakeDPV) WriteAt(ctx context.Context, id string, p []byte, off int64) (
 	return l.write(p, off), nil
 }
 
+func (f *fakeDPV) ExportLeg(ctx context.Context, legID string, a target.Access) (target.Export, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.op("export " + legID); err != nil {
+		return target.Export{}, err
+	}
+	if f.exports[legID] == nil {
+		f.exports[legID] = map[string]target.Access{}
+	}
+	f.exports[legID][a.InitiatorIQN] = a
+	return target.Export{IQN: "iqn.2024-01.org.dlvm:" + legID, LUN: 1, Portal: f.name + ":3260"}, nil
+}
+
+func (f *fakeDPV) UnexportInitiator(ctx context.Context, legID, initiator string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.exports[legID], initiator)
+	if len(f.exports[legID]) == 0 {
+		delete(f.exports, legID)
+	}
+	return nil
+}
+
+// exported counts the legs exported to some initiator.
+func (f *fakeDPV) exported() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.exports)
+}
+
 func (f *fakeDPV) setDown(v bool) { f.mu.Lock(); f.down = v; f.mu.Unlock() }
 
 // rig is a manager over a test database with three fake dpvs.
@@ -174,7 +209,7 @@ func newRig(t *testing.T, dialect string) *rig {
 	st := d.Store()
 	require.NoError(t, st.UpsertDVG(ctx, &model.DVG{ID: "dvg1", Name: "dvg1", BackendName: "dlvm-1", AvailabilityZone: "nova", OverSubscription: 20}))
 	for _, n := range []string{"dpv-a", "dpv-b", "dpv-c"} {
-		r.dpvs[n] = newFakeDPV()
+		r.dpvs[n] = newFakeDPV(n)
 		require.NoError(t, st.UpsertDPV(ctx, &model.DPV{ID: n, Name: n, DVGID: "dvg1", URL: "http://" + n, PoolType: "file",
 			TotalBytes: 100 * model.GiB, FreeBytes: 100 * model.GiB, State: "up", HeartbeatAt: time.Now().UTC(), CreatedAt: time.Now().UTC()}))
 	}

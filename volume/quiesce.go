@@ -11,14 +11,6 @@ import (
 	"github.com/dlvm-project/dlvm/model"
 )
 
-// Quiescer is the part of a connector daemon (connector/daemon.Client) that pauses a volume's
-// I/O on its host: new writes wait and writes in flight complete and are flushed. The daemon
-// resumes by itself after timeout, so a manager that dies mid-snapshot never freezes a guest.
-type Quiescer interface {
-	Quiesce(ctx context.Context, volumeID string, timeout time.Duration) error
-	Resume(ctx context.Context, volumeID string) error
-}
-
 // quiesceTimeout bounds how long a guest's I/O may stay paused for a snapshot.
 const quiesceTimeout = 30 * time.Second
 
@@ -31,7 +23,7 @@ func (m *Manager) quiesceHosts(ctx context.Context, volumeID string, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	var paused []Quiescer
+	var paused []HostConnector
 	resume := func() {
 		for _, q := range paused {
 			if err := q.Resume(context.WithoutCancel(ctx), volumeID); err != nil {
@@ -50,10 +42,10 @@ func (m *Manager) quiesceHosts(ctx context.Context, volumeID string, log *slog.L
 			resume()
 			return nil, fmt.Errorf("host %s of attachment %s: %w", a.Host, a.ID, err)
 		}
-		q, ok := m.connectorFor(ih.URL).(Quiescer)
-		if !ok {
+		q := m.connectorFor(ih.URL)
+		if q == nil {
 			resume()
-			return nil, model.Errorf(model.ErrInvalid, "The connector of host %s cannot pause I/O for a snapshot.", a.Host)
+			return nil, model.Errorf(model.ErrInvalid, "Host %s runs no dlvm connector to pause I/O for a snapshot.", a.Host)
 		}
 		if err := q.Quiesce(ctx, volumeID, quiesceTimeout); err != nil {
 			resume()

@@ -14,8 +14,7 @@ import (
 	"github.com/dlvm-project/dlvm/volume/api"
 )
 
-// AttachService is the part of the service layer (*api.API) the attach routes and the legacy
-// attach actions call. A Service without it answers them 501.
+// AttachService is the part of Service the attach routes and the legacy attach actions call.
 type AttachService interface {
 	AttachmentCreate(ctx context.Context, c api.Caller, volumeID, instance string, connector json.RawMessage, mode string) (*model.Attachment, error)
 	AttachmentUpdate(ctx context.Context, c api.Caller, id string, connector json.RawMessage) (*model.Attachment, error)
@@ -45,12 +44,6 @@ var (
 	mvAttachMode     = Version{3, 54}
 )
 
-func (h *Handler) attachments() (AttachService, error) {
-	if s, ok := h.svc.(AttachService); ok {
-		return s, nil
-	}
-	return nil, &fault{http.StatusNotImplemented, "Attachments are not implemented by this service."}
-}
 
 func (h *Handler) attachmentRoutes(add addFunc) {
 	add("POST", "/attachments", mvNewAttach, h.createAttachment)
@@ -85,10 +78,6 @@ func connectorField(o object, path string) (json.RawMessage, error) {
 
 func (h *Handler) createAttachment(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	svc, err := h.attachments()
-	if err != nil {
-		return err
-	}
 	if err := authorizeWrite(ctx, "volume:attachment_create"); err != nil {
 		return err
 	}
@@ -129,7 +118,7 @@ func (h *Handler) createAttachment(w http.ResponseWriter, r *http.Request) error
 	if mode != "" && mode != model.AttachModeRW && mode != model.AttachModeRO {
 		return invalidField("attachment/mode", mode, repr(mode)+" is not one of ['rw', 'ro']")
 	}
-	a, err := svc.AttachmentCreate(ctx, state(ctx).caller, volID, instance, conn, mode)
+	a, err := h.svc.AttachmentCreate(ctx, state(ctx).caller, volID, instance, conn, mode)
 	if err != nil {
 		return err
 	}
@@ -139,10 +128,6 @@ func (h *Handler) createAttachment(w http.ResponseWriter, r *http.Request) error
 
 func (h *Handler) updateAttachment(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	svc, err := h.attachments()
-	if err != nil {
-		return err
-	}
 	if err := authorizeWrite(ctx, "volume:attachment_update"); err != nil {
 		return err
 	}
@@ -168,7 +153,7 @@ func (h *Handler) updateAttachment(w http.ResponseWriter, r *http.Request) error
 	if conn == nil {
 		return badRequest("Invalid input for field/attribute attachment. Value: %s. 'connector' is a required property", repr(map[string]any(att)))
 	}
-	a, err := svc.AttachmentUpdate(ctx, state(ctx).caller, id, conn)
+	a, err := h.svc.AttachmentUpdate(ctx, state(ctx).caller, id, conn)
 	if err != nil {
 		return err
 	}
@@ -178,15 +163,11 @@ func (h *Handler) updateAttachment(w http.ResponseWriter, r *http.Request) error
 
 func (h *Handler) showAttachment(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	svc, err := h.attachments()
-	if err != nil {
-		return err
-	}
 	id, err := attachmentID(r)
 	if err != nil {
 		return err
 	}
-	a, err := svc.GetAttachment(ctx, state(ctx).caller, id)
+	a, err := h.svc.GetAttachment(ctx, state(ctx).caller, id)
 	if err != nil {
 		return err
 	}
@@ -196,10 +177,6 @@ func (h *Handler) showAttachment(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) deleteAttachment(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	svc, err := h.attachments()
-	if err != nil {
-		return err
-	}
 	if err := authorizeWrite(ctx, "volume:attachment_delete"); err != nil {
 		return err
 	}
@@ -207,7 +184,7 @@ func (h *Handler) deleteAttachment(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	left, err := svc.AttachmentDelete(ctx, state(ctx).caller, id)
+	left, err := h.svc.AttachmentDelete(ctx, state(ctx).caller, id)
 	if err != nil {
 		return err
 	}
@@ -221,10 +198,6 @@ func (h *Handler) deleteAttachment(w http.ResponseWriter, r *http.Request) error
 
 func (h *Handler) attachmentAction(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	svc, err := h.attachments()
-	if err != nil {
-		return err
-	}
 	id, err := attachmentID(r)
 	if err != nil {
 		return err
@@ -243,7 +216,7 @@ func (h *Handler) attachmentAction(w http.ResponseWriter, r *http.Request) error
 	if err := authorizeWrite(ctx, "volume:attachment_complete"); err != nil {
 		return err
 	}
-	if err := svc.AttachmentComplete(ctx, state(ctx).caller, id); err != nil {
+	if err := h.svc.AttachmentComplete(ctx, state(ctx).caller, id); err != nil {
 		return err
 	}
 	writeEmpty(w, http.StatusNoContent)
@@ -253,10 +226,6 @@ func (h *Handler) attachmentAction(w http.ResponseWriter, r *http.Request) error
 func (h *Handler) listAttachments(detail bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		ctx := r.Context()
-		svc, err := h.attachments()
-		if err != nil {
-			return err
-		}
 		q := r.URL.Query()
 		p, err := parseListParams(q)
 		if err != nil {
@@ -267,7 +236,7 @@ func (h *Handler) listAttachments(detail bool) handlerFunc {
 		if all && isAdmin(ctx) {
 			aq.ProjectID = q.Get("project_id")
 		}
-		atts, err := svc.ListAttachments(ctx, state(ctx).caller, aq, all)
+		atts, err := h.svc.ListAttachments(ctx, state(ctx).caller, aq, all)
 		if err != nil {
 			return err
 		}
@@ -350,11 +319,7 @@ func (h *Handler) volumeAttachmentsView(ctx context.Context, v *model.Volume) []
 	if v.AttachStatus != model.AttachAttached {
 		return out // nothing attached: no query (lists stay one query per page)
 	}
-	svc, err := h.attachments()
-	if err != nil {
-		return out
-	}
-	atts, err := svc.VolumeAttachments(ctx, state(ctx).caller, v.ID)
+	atts, err := h.svc.VolumeAttachments(ctx, state(ctx).caller, v.ID)
 	if err != nil {
 		return out
 	}

@@ -17,6 +17,9 @@ import (
 // fakeService is an in-memory Service with the ownership rules of volume/api, enough to drive
 // the handler in tests without a database.
 type fakeService struct {
+	// The attach methods are not faked: routes that need them are tested against the real
+	// service layer (attachments_test.go); calling one here panics.
+	AttachService
 	mu     sync.Mutex
 	vols   map[string]*model.Volume
 	snaps  map[string]*model.Snapshot

@@ -15,14 +15,10 @@ type callerT = api.Caller
 // simpleAttachAction returns a verb with no argument that calls fn and answers 202.
 func simpleAttachAction(policy string, fn func(s AttachService) func(ctx context.Context, c callerT, id string) error) volumeActionFunc {
 	return func(ctx context.Context, h *Handler, w http.ResponseWriter, id string, _ any) error {
-		svc, err := h.attachments()
-		if err != nil {
-			return err
-		}
 		if err := authorizeWrite(ctx, policy); err != nil {
 			return err
 		}
-		if err := fn(svc)(ctx, state(ctx).caller, id); err != nil {
+		if err := fn(h.svc)(ctx, state(ctx).caller, id); err != nil {
 			return err
 		}
 		writeEmpty(w, http.StatusAccepted)
@@ -59,10 +55,6 @@ func requiredConnector(action string, arg any) (json.RawMessage, error) {
 
 // actInitializeConnection answers {"connection_info":{"driver_volume_type":T,"data":{...}}}.
 func actInitializeConnection(ctx context.Context, h *Handler, w http.ResponseWriter, id string, arg any) error {
-	svc, err := h.attachments()
-	if err != nil {
-		return err
-	}
 	if err := authorizeWrite(ctx, "volume_extension:volume_actions:initialize_connection"); err != nil {
 		return err
 	}
@@ -70,7 +62,7 @@ func actInitializeConnection(ctx context.Context, h *Handler, w http.ResponseWri
 	if err != nil {
 		return err
 	}
-	flat, err := svc.InitializeConnection(ctx, state(ctx).caller, id, conn)
+	flat, err := h.svc.InitializeConnection(ctx, state(ctx).caller, id, conn)
 	if err != nil {
 		return err
 	}
@@ -85,10 +77,6 @@ func actInitializeConnection(ctx context.Context, h *Handler, w http.ResponseWri
 }
 
 func actTerminateConnection(ctx context.Context, h *Handler, w http.ResponseWriter, id string, arg any) error {
-	svc, err := h.attachments()
-	if err != nil {
-		return err
-	}
 	if err := authorizeWrite(ctx, "volume_extension:volume_actions:terminate_connection"); err != nil {
 		return err
 	}
@@ -96,7 +84,7 @@ func actTerminateConnection(ctx context.Context, h *Handler, w http.ResponseWrit
 	if err != nil {
 		return err
 	}
-	if err := svc.TerminateConnection(ctx, state(ctx).caller, id, conn); err != nil {
+	if err := h.svc.TerminateConnection(ctx, state(ctx).caller, id, conn); err != nil {
 		return err
 	}
 	writeEmpty(w, http.StatusAccepted)
@@ -105,10 +93,6 @@ func actTerminateConnection(ctx context.Context, h *Handler, w http.ResponseWrit
 
 // actAttach is os-attach {instance_uuid, host_name, mountpoint, mode}.
 func actAttach(ctx context.Context, h *Handler, w http.ResponseWriter, id string, arg any) error {
-	svc, err := h.attachments()
-	if err != nil {
-		return err
-	}
 	if err := authorizeWrite(ctx, "volume_extension:volume_actions:attach"); err != nil {
 		return err
 	}
@@ -138,7 +122,7 @@ func actAttach(ctx context.Context, h *Handler, w http.ResponseWriter, id string
 	if vals[2] != "" && vals[2] != "rw" && vals[2] != "ro" {
 		return badRequest("Invalid request to attach volume with an invalid mode. Attaching mode should be 'rw' or 'ro'")
 	}
-	if err := svc.AttachVolume(ctx, state(ctx).caller, id, instance, vals[0], vals[1], vals[2]); err != nil {
+	if err := h.svc.AttachVolume(ctx, state(ctx).caller, id, instance, vals[0], vals[1], vals[2]); err != nil {
 		return err
 	}
 	writeEmpty(w, http.StatusAccepted)
@@ -158,10 +142,6 @@ func detachArgs(action string, arg any) (string, error) {
 }
 
 func actDetach(ctx context.Context, h *Handler, w http.ResponseWriter, id string, arg any) error {
-	svc, err := h.attachments()
-	if err != nil {
-		return err
-	}
 	if err := authorizeWrite(ctx, "volume_extension:volume_actions:detach"); err != nil {
 		return err
 	}
@@ -169,7 +149,7 @@ func actDetach(ctx context.Context, h *Handler, w http.ResponseWriter, id string
 	if err != nil {
 		return err
 	}
-	if err := svc.DetachVolume(ctx, state(ctx).caller, id, attID); err != nil {
+	if err := h.svc.DetachVolume(ctx, state(ctx).caller, id, attID); err != nil {
 		return err
 	}
 	writeEmpty(w, http.StatusAccepted)
@@ -177,10 +157,6 @@ func actDetach(ctx context.Context, h *Handler, w http.ResponseWriter, id string
 }
 
 func actForceDetach(ctx context.Context, h *Handler, w http.ResponseWriter, id string, arg any) error {
-	svc, err := h.attachments()
-	if err != nil {
-		return err
-	}
 	if err := authorizeAdmin(ctx, "volume_extension:volume_admin_actions:force_detach"); err != nil {
 		return err
 	}
@@ -188,7 +164,7 @@ func actForceDetach(ctx context.Context, h *Handler, w http.ResponseWriter, id s
 	if err != nil {
 		return err
 	}
-	if err := svc.ForceDetach(ctx, state(ctx).caller, id, attID); err != nil {
+	if err := h.svc.ForceDetach(ctx, state(ctx).caller, id, attID); err != nil {
 		return err
 	}
 	writeEmpty(w, http.StatusAccepted)

@@ -203,7 +203,6 @@ func TestVolumeActionsAndMetadata(t *testing.T) {
 		{"readonly", "POST", act, map[string]any{"os-update_readonly_flag": map[string]any{"readonly": true}}, 202, ""},
 		{"unknown action", "POST", act, map[string]any{"os-frobnicate": nil}, 400, "There is no such action: os-frobnicate"},
 		{"two actions", "POST", act, map[string]any{"os-extend": nil, "os-set_bootable": nil}, 400, "There is no such action"},
-		{"attach not yet", "POST", act, map[string]any{"os-attach": map[string]any{}}, 501, "not implemented"},
 		{"set metadata", "POST", md, map[string]any{"metadata": map[string]any{"k1": "v1", "k2": "v2"}}, 200, ""},
 		{"item ok", "PUT", md + "/k1", map[string]any{"meta": map[string]any{"k1": "v9"}}, 200, ""},
 		{"item mismatch", "PUT", md + "/k1", map[string]any{"meta": map[string]any{"k2": "v9"}}, 400, "Request body and URI mismatch"},

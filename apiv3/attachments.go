@@ -44,7 +44,6 @@ var (
 	mvAttachMode     = Version{3, 54}
 )
 
-
 func (h *Handler) attachmentRoutes(add addFunc) {
 	add("POST", "/attachments", mvNewAttach, h.createAttachment)
 	add("GET", "/attachments", mvNewAttach, h.listAttachments(false))

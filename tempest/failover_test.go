@@ -150,7 +150,7 @@ func waitLegsOK(t *testing.T, port int, volumeID string, timeout time.Duration) 
 				for _, l := range legs {
 					ok = ok && l.State == "ok"
 				}
-				if ok && strings.Contains(last, "ok") {
+				if ok {
 					return
 				}
 			}

@@ -230,7 +230,7 @@ func (e *Engine) mirror(ctx context.Context, v *volume, g int, devs []blockdev.D
 			defer v.mu.Unlock()
 			if i < len(ids) {
 				l := v.legs[ids[i]]
-				l.state, l.err = legState(st), err
+				l.state, l.err = st.String(), err
 				e.log.Warn("leg state changed", "volume_id", v.plan.VolumeID, "leg_id", l.plan.LegID, "state", l.state, "err", err)
 			}
 		}})

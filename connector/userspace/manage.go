@@ -98,7 +98,7 @@ func (e *Engine) Health(ctx context.Context, volumeID string) ([]connector.LegHe
 		h := connector.LegHealth{LegID: l.plan.LegID, State: l.state}
 		if m := v.groups[l.plan.Group]; m != nil {
 			if st := m.Health(); l.plan.Mirror < len(st) {
-				h.State = legState(st[l.plan.Mirror])
+				h.State = st[l.plan.Mirror].String()
 			}
 		}
 		if l.err != nil {
@@ -117,8 +117,6 @@ func (e *Engine) Quiesce(ctx context.Context, volumeID string) (func(), error) {
 	}
 	return v.gate.Quiesce(ctx)
 }
-
-func legState(s assemble.LegState) string { return s.String() }
 
 // rescan makes a session re-read its LUN's capacity after the leg grew.
 func rescan(ctx context.Context, s *iscsi.Session) error { return s.Rescan(ctx) }

@@ -202,7 +202,7 @@ func (f *fakeService) SetReadOnly(ctx context.Context, c api.Caller, id string, 
 	defer f.mu.Unlock()
 	v, err := f.vol(c, id)
 	if err == nil {
-		v.ReadOnly = ro
+		v.ReadOnly, v.ReadOnlySet = ro, true
 	}
 	return err
 }
@@ -317,6 +317,16 @@ func (f *fakeService) ResetSnapshotStatus(ctx context.Context, c api.Caller, id,
 	s, err := f.snap(c, id)
 	if err == nil {
 		s.Status = status
+	}
+	return err
+}
+
+func (f *fakeService) UpdateSnapshotStatus(ctx context.Context, c api.Caller, id, status, progress string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, err := f.snap(c, id)
+	if err == nil {
+		s.Status, s.Progress = status, progress
 	}
 	return err
 }

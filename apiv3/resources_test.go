@@ -28,6 +28,8 @@ func TestSnapshots(t *testing.T) {
 	require.Equal(t, sorted(ext...), keys(r.json(t)["snapshots"].([]any)[0].(map[string]any)))
 	r = e.do("GET", base, member, "", nil)
 	require.Equal(t, sorted(tempestSnapshotKeys...), keys(r.json(t)["snapshots"].([]any)[0].(map[string]any)))
+	r = e.do("GET", base+"?limit=0", member, "", nil)
+	require.Equal(t, map[string]any{"snapshots": []any{}}, r.json(t), "limit=0 is an empty page")
 	r = e.do("GET", base+"/"+id, member, "3.65", nil)
 	require.Equal(t, sorted(append(ext, "group_snapshot_id", "user_id", "consumes_quota")...), keys(r.json(t)["snapshot"].(map[string]any)))
 
@@ -37,6 +39,7 @@ func TestSnapshots(t *testing.T) {
 		code int
 	}{
 		{"missing volume_id", map[string]any{"snapshot": map[string]any{"name": "x"}}, 400},
+		{"null volume_id", map[string]any{"snapshot": map[string]any{"volume_id": nil}}, 404},
 		{"bad volume_id", map[string]any{"snapshot": map[string]any{"volume_id": "nope"}}, 400},
 		{"bad force", map[string]any{"snapshot": map[string]any{"volume_id": vid, "force": "perhaps"}}, 400},
 		{"unknown key", map[string]any{"snapshot": map[string]any{"volume_id": vid, "x": 1}}, 400},

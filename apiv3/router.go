@@ -41,6 +41,7 @@ type Service interface {
 	UpdateSnapshot(ctx context.Context, c api.Caller, id string, name, description *string) (*model.Snapshot, error)
 	DeleteSnapshot(ctx context.Context, c api.Caller, id string, force bool) error
 	ResetSnapshotStatus(ctx context.Context, c api.Caller, id, status string) error
+	UpdateSnapshotStatus(ctx context.Context, c api.Caller, id, status, progress string) error
 	SetSnapshotMetadata(ctx context.Context, c api.Caller, id string, md map[string]string, replace bool) (map[string]string, error)
 	DeleteSnapshotMetadata(ctx context.Context, c api.Caller, id, key string) error
 

@@ -90,9 +90,11 @@ func (h *Handler) listSnapshots(detail bool) handlerFunc {
 				return err
 			}
 		}
-		snaps, err := h.svc.ListSnapshots(ctx, st.caller, sq, allTenants)
-		if err != nil {
-			return err
+		var snaps []*model.Snapshot
+		if p.limit > 0 { // limit=0 asks for an empty page, as Cinder's paginate_query gives
+			if snaps, err = h.svc.ListSnapshots(ctx, st.caller, sq, allTenants); err != nil {
+				return err
+			}
 		}
 		list := make([]any, 0, len(snaps))
 		for _, s := range snaps {
@@ -161,8 +163,8 @@ func decodeCreateSnapshot(o object) (snapshotCreate, error) {
 	if c.volumeID, err = optUUID(snap, "volume_id"); err != nil {
 		return c, err
 	}
-	if c.volumeID == "" {
-		return c, invalidField("volume_id", nil, "None is not of type 'string'")
+	if c.volumeID == "" { // Cinder's schema allows null; the volume lookup then fails
+		return c, notFound("Volume None could not be found.")
 	}
 	if c.name, err = nameField(snap, "name", "display_name"); err != nil {
 		return c, err
@@ -319,7 +321,32 @@ func (h *Handler) snapshotAction(w http.ResponseWriter, r *http.Request) error {
 		if err := h.svc.DeleteSnapshot(ctx, c, id, true); err != nil {
 			return err
 		}
-	case "os-update_snapshot_status", "os-unmanage":
+	case "os-update_snapshot_status":
+		if err := authorizeWrite(ctx, "snapshot_extension:snapshot_actions:update_snapshot_status"); err != nil {
+			return err
+		}
+		a, err := argObject(name, arg)
+		if err != nil {
+			return err
+		}
+		if err := onlyKeys(a, name, "status", "progress"); err != nil {
+			return err
+		}
+		status, present, err := optString(a, "status", 255, false)
+		if err != nil {
+			return err
+		}
+		if !present || status == "" {
+			return badRequest("Invalid input for field/attribute os-update_snapshot_status. Value: %s. 'status' is a required property", repr(map[string]any(a)))
+		}
+		progress, _, err := optString(a, "progress", 255, true)
+		if err != nil {
+			return err
+		}
+		if err := h.svc.UpdateSnapshotStatus(ctx, c, id, status, progress); err != nil {
+			return err
+		}
+	case "os-unmanage":
 		return &fault{http.StatusNotImplemented, "Action " + name + " is not implemented by this service."}
 	default:
 		return badRequest("There is no such action: %s. Verify the request body and Content-Type header and try again.", name)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/dlvm-project/dlvm/db"
+	"github.com/dlvm-project/dlvm/model"
 )
 
 // listParams are the pagination and sort parameters common to list calls.
@@ -167,9 +168,11 @@ func (h *Handler) listVolumes(detail bool) handlerFunc {
 		}
 		vq.Sort, vq.Limit, vq.Marker, vq.Offset = p.sort, p.limit, p.marker, p.offset
 		caller := state(ctx).caller
-		vols, err := h.svc.ListVolumes(ctx, caller, vq, allTenants)
-		if err != nil {
-			return err
+		var vols []*model.Volume
+		if p.limit > 0 { // limit=0 asks for an empty page, as Cinder's paginate_query gives
+			if vols, err = h.svc.ListVolumes(ctx, caller, vq, allTenants); err != nil {
+				return err
+			}
 		}
 		types := h.newTypeNames()
 		list := make([]any, 0, len(vols))

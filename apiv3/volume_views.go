@@ -2,6 +2,7 @@ package apiv3
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -32,6 +33,21 @@ func nonNilMap(m map[string]string) map[string]string {
 		return map[string]string{}
 	}
 	return m
+}
+
+// volumeMetadataView is the volume's metadata as Cinder's views show it: the user's keys plus
+// the visible admin key "readonly" ("True"/"False") once os-update_readonly_flag has set it.
+func volumeMetadataView(v *model.Volume) map[string]string {
+	if !v.ReadOnlySet {
+		return nonNilMap(v.Metadata)
+	}
+	md := make(map[string]string, len(v.Metadata)+1)
+	maps.Copy(md, v.Metadata)
+	md["readonly"] = "False"
+	if v.ReadOnly {
+		md["readonly"] = "True"
+	}
+	return md
 }
 
 // links returns Cinder's self and bookmark links of a resource in collection coll.
@@ -113,7 +129,7 @@ func volumeDetail(ctx context.Context, v *model.Volume, types *typeNames, ext bo
 		"volume_type":         typeName,
 		"snapshot_id":         orNull(v.SnapshotID),
 		"source_volid":        orNull(v.SourceVolID),
-		"metadata":            nonNilMap(v.Metadata),
+		"metadata":            volumeMetadataView(v),
 		"links":               links(ctx, "volumes", v.ID),
 		"user_id":             v.UserID,
 		"bootable":            strconv.FormatBool(v.Bootable),

@@ -229,6 +229,7 @@ func TestVolumeActionsAndMetadata(t *testing.T) {
 	v := r.json(t)["volume"].(map[string]any)
 	require.EqualValues(t, 3, v["size"])
 	require.Equal(t, "true", v["bootable"])
+	require.Equal(t, map[string]any{"k1": "v9", "readonly": "True"}, v["metadata"], "the set readonly flag shows in the view's metadata")
 }
 
 func TestListPaginationAndSummary(t *testing.T) {
@@ -250,6 +251,9 @@ func TestListPaginationAndSummary(t *testing.T) {
 	require.EqualValues(t, 3, r.json(t)["count"])
 	r = e.do("GET", "/v3/"+projA+"/volumes?with_count=true", member, "3.44", nil)
 	require.NotContains(t, r.json(t), "count")
+
+	r = e.do("GET", "/v3/"+projA+"/volumes/detail?limit=0", member, "", nil)
+	require.Equal(t, map[string]any{"volumes": []any{}}, r.json(t), "limit=0 is an empty page")
 
 	for _, bad := range []string{"limit=x", "limit=-1", "sort=bogus:asc", "sort=name:sideways", "offset=z", "sort=name&sort_key=size"} {
 		requireFault(t, e.do("GET", "/v3/"+projA+"/volumes?"+bad, member, "", nil), 400, "badRequest", "")

@@ -32,7 +32,7 @@ func newVolume(id, project string, created time.Time) *model.Volume {
 		ID: id, ProjectID: project, UserID: "user-1", Name: "vol-" + id, Description: "desc " + id,
 		Size: 1, Status: model.StatusAvailable, AttachStatus: model.AttachDetached, MigrationStatus: "",
 		AvailabilityZone: "nova", VolumeTypeID: "", SnapshotID: "snap-x", SourceVolID: "src-x",
-		Bootable: false, ReadOnly: true, Multiattach: true, Host: "dlvm@dlvm#pool", DVGID: "dvg-1",
+		Bootable: false, ReadOnly: true, ReadOnlySet: true, Multiattach: true, Host: "dlvm@dlvm#pool", DVGID: "dvg-1",
 		Layout: model.Layout{Mirrors: 2, Stripes: 3, ChunkKiB: 512}, Epoch: 7,
 		Metadata: map[string]string{"k": "v-" + id}, ErrorReason: "none",
 		CreatedAt: created, UpdatedAt: created, LaunchedAt: &launched,

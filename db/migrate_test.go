@@ -2,6 +2,9 @@ package db_test
 
 import (
 	"context"
+	"fmt"
+	"io/fs"
+	"path"
 	"sync"
 	"testing"
 
@@ -17,7 +20,7 @@ func TestMigrateIdempotent(t *testing.T) {
 		v, dirty, err := d.SchemaVersion(ctx)
 		require.NoError(t, err)
 		require.False(t, dirty)
-		require.Equal(t, uint(2), v)
+		require.Equal(t, latestMigration(t), v)
 
 		require.NoError(t, d.Store().CreateVolume(ctx, newVolume("vol-1", "p1", base)))
 		require.NoError(t, d.Migrate(ctx))
@@ -63,8 +66,38 @@ func TestMigrateConcurrent(t *testing.T) {
 			v, dirty, err := pools[0].SchemaVersion(ctx)
 			require.NoError(t, err)
 			require.False(t, dirty)
-			require.Equal(t, uint(2), v)
+			require.Equal(t, latestMigration(t), v)
 			require.NoError(t, pools[1].Store().CreateWorkflow(ctx, &model.Workflow{ID: "w", Kind: model.WfCreateVolume}))
 		})
 	}
+}
+
+// latestMigration is the highest migration number embedded for SQLite (both dialects must
+// reach the same number; TestMigrationsPaired checks they carry the same files).
+func latestMigration(t *testing.T) uint {
+	t.Helper()
+	names, err := fs.Glob(db.MigrationFiles, "migrations/sqlite/*.up.sql")
+	require.NoError(t, err)
+	var top uint
+	for _, n := range names {
+		var v uint
+		_, err := fmt.Sscanf(path.Base(n), "%d_", &v)
+		require.NoError(t, err, n)
+		top = max(top, v)
+	}
+	require.NotZero(t, top)
+	return top
+}
+
+// Every migration exists for both dialects, up and down.
+func TestMigrationsPaired(t *testing.T) {
+	list := func(dialect string) []string {
+		names, err := fs.Glob(db.MigrationFiles, "migrations/"+dialect+"/*.sql")
+		require.NoError(t, err)
+		for i, n := range names {
+			names[i] = path.Base(n)
+		}
+		return names
+	}
+	require.Equal(t, list("sqlite"), list("mysql"))
 }

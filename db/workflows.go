@@ -97,6 +97,19 @@ func (s *Store) ListUnfinishedWorkflows(ctx context.Context) ([]*model.Workflow,
 	return out, dbErr("list workflows", rows.Err())
 }
 
+// HasUnfinishedWorkflow reports whether a workflow of kind on snapshotID (or, when snapshotID is
+// "", on volumeID) is not yet done or failed.
+func (s *Store) HasUnfinishedWorkflow(ctx context.Context, kind, volumeID, snapshotID string) (bool, error) {
+	col, id := "snapshot_id", snapshotID
+	if snapshotID == "" {
+		col, id = "volume_id", volumeID
+	}
+	var n int
+	err := s.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM workflows WHERE kind = ? AND `+col+` = ?
+		AND state NOT IN (?, ?)`, kind, id, model.WfDone, model.WfFailed).Scan(&n)
+	return n > 0, dbErr("find workflow", err)
+}
+
 // ClaimWorkflow sets Owner to owner if the workflow is unowned, already owned by owner, or its
 // UpdatedAt is older than staleBefore; it reports whether the claim succeeded. Atomic: one
 // conditional UPDATE, which also sets UpdatedAt (a successful claim renews the lease).

@@ -72,6 +72,7 @@ type Volume struct {
 	SourceVolID      string // source volume, "" if none
 	Bootable         bool
 	ReadOnly         bool
+	ReadOnlySet      bool // os-update_readonly_flag was called: views show metadata "readonly"
 	Multiattach      bool
 	Host             string // "host@backend#pool", set once scheduled
 	DVGID            string // dvg the legs live in, set once scheduled

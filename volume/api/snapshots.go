@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -142,7 +144,14 @@ func (a *API) DeleteSnapshot(ctx context.Context, c Caller, id string, force boo
 			return err
 		}
 		if sn.Status == model.StatusDeleting {
-			return nil
+			// Already being deleted, unless an admin reset the status to deleting: then no
+			// workflow runs and a force delete starts one.
+			if !force {
+				return nil
+			}
+			if running, err := s.HasUnfinishedWorkflow(ctx, model.WfDeleteSnapshot, sn.VolumeID, id); err != nil || running {
+				return err
+			}
 		}
 		from := []string{model.StatusAvailable, model.StatusError}
 		if force {
@@ -177,6 +186,40 @@ func (a *API) ResetSnapshotStatus(ctx context.Context, c Caller, id, status stri
 			return err
 		}
 		return s.SetSnapshotStatus(ctx, id, nil, status)
+	})
+}
+
+// snapshotStatusUpdates are the transitions os-update_snapshot_status allows (Nova's assisted
+// snapshots report progress this way): from creating or deleting only.
+var snapshotStatusUpdates = map[string][]string{
+	model.StatusCreating: {model.StatusCreating, model.StatusAvailable, model.StatusError},
+	model.StatusDeleting: {model.StatusDeleting, model.StatusErrorDeleting},
+}
+
+// UpdateSnapshotStatus (os-update_snapshot_status) moves a creating or deleting snapshot to
+// one of its allowed next statuses and records progress ("NN%"), if given.
+func (a *API) UpdateSnapshotStatus(ctx context.Context, c Caller, id, status, progress string) error {
+	return a.db.InTx(ctx, func(s *db.Store) error {
+		sn, err := getSnapshot(ctx, s, c, id)
+		if err != nil {
+			return err
+		}
+		next, ok := snapshotStatusUpdates[sn.Status]
+		if !ok {
+			return model.Errorf(model.ErrInvalid, "Snapshot status %s not allowed for update_snapshot_status", sn.Status)
+		}
+		if !slices.Contains(next, status) {
+			return model.Errorf(model.ErrInvalid, "Provided snapshot status %s not allowed for snapshot with status %s.", status, sn.Status)
+		}
+		sn.Status = status
+		if progress != "" {
+			n, err := strconv.Atoi(strings.TrimSuffix(progress, "%"))
+			if err != nil || !strings.HasSuffix(progress, "%") || n < 0 || n > 100 {
+				return model.Errorf(model.ErrInvalid, "progress must be an integer percentage")
+			}
+			sn.Progress = progress
+		}
+		return s.UpdateSnapshot(ctx, sn)
 	})
 }
 

@@ -124,6 +124,66 @@ func TestDeleteSnapshot(t *testing.T) {
 	})
 }
 
+// A snapshot an admin reset to deleting has no workflow: force delete starts one (once), a plain
+// delete does not.
+func TestForceDeleteSnapshotResetToDeleting(t *testing.T) {
+	e := sqlite(t)
+	v := e.volume(alice, 1, model.StatusAvailable)
+	sn := e.snapshot(alice, v.ID, model.StatusDeleting)
+	deletes := func() int {
+		n := 0
+		for _, w := range kinds(e.workflows(v.ID), model.WfDeleteSnapshot) {
+			if w.SnapshotID == sn.ID {
+				n++
+			}
+		}
+		return n
+	}
+	require.NoError(t, e.api.DeleteSnapshot(e.ctx, alice, sn.ID, false))
+	require.Equal(t, 0, deletes())
+	require.NoError(t, e.api.DeleteSnapshot(e.ctx, admin, sn.ID, true))
+	require.Equal(t, 1, deletes())
+	require.NoError(t, e.api.DeleteSnapshot(e.ctx, admin, sn.ID, true), "a running delete is not doubled")
+	require.Equal(t, 1, deletes())
+}
+
+func TestUpdateSnapshotStatus(t *testing.T) {
+	e := sqlite(t)
+	v := e.volume(alice, 1, model.StatusAvailable)
+	tests := []struct {
+		from, to, progress string
+		kind               error
+	}{
+		{from: model.StatusCreating, to: model.StatusError, progress: "80%"},
+		{from: model.StatusCreating, to: model.StatusAvailable},
+		{from: model.StatusDeleting, to: model.StatusErrorDeleting, progress: "100%"},
+		{from: model.StatusAvailable, to: model.StatusError, kind: model.ErrInvalid},
+		{from: model.StatusCreating, to: model.StatusDeleting, kind: model.ErrInvalid},
+		{from: model.StatusCreating, to: model.StatusError, progress: "80", kind: model.ErrInvalid},
+		{from: model.StatusCreating, to: model.StatusError, progress: "101%", kind: model.ErrInvalid},
+		{from: model.StatusCreating, to: model.StatusError, progress: "x%", kind: model.ErrInvalid},
+	}
+	for _, tc := range tests {
+		t.Run(tc.from+"->"+tc.to+"/"+tc.progress, func(t *testing.T) {
+			sn := e.snapshot(alice, v.ID, tc.from)
+			requireKind(t, e.api.UpdateSnapshotStatus(e.ctx, bob, sn.ID, tc.to, tc.progress), model.ErrNotFound)
+			err := e.api.UpdateSnapshotStatus(e.ctx, alice, sn.ID, tc.to, tc.progress)
+			got, gerr := e.db.Store().GetSnapshot(e.ctx, sn.ID)
+			require.NoError(t, gerr)
+			if tc.kind != nil {
+				requireKind(t, err, tc.kind)
+				require.Equal(t, tc.from, got.Status, "nothing changed")
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.to, got.Status)
+			if tc.progress != "" {
+				require.Equal(t, tc.progress, got.Progress)
+			}
+		})
+	}
+}
+
 func TestSnapshotVisibilityAndUpdate(t *testing.T) {
 	e := sqlite(t)
 	v := e.volume(alice, 1, model.StatusAvailable)

@@ -30,7 +30,14 @@ func (a *API) DeleteVolume(ctx context.Context, c Caller, id string, cascade, fo
 			return err
 		}
 		if v.Status == model.StatusDeleting {
-			return nil
+			// Already being deleted, unless an admin reset the status to deleting: then no
+			// workflow runs and a force delete starts one.
+			if !force {
+				return nil
+			}
+			if running, err := s.HasUnfinishedWorkflow(ctx, model.WfDeleteVolume, id, ""); err != nil || running {
+				return err
+			}
 		}
 		if v.AttachStatus == model.AttachAttached || v.Status == model.StatusInUse {
 			return model.Errorf(model.ErrInvalid, "Invalid volume: Volume must not be attached to be deleted (status: %s, attach_status: %s).", v.Status, v.AttachStatus)

@@ -321,7 +321,7 @@ func (a *API) SetReadOnly(ctx context.Context, c Caller, id string, readOnly boo
 		if v.Status != model.StatusAvailable {
 			return model.Errorf(model.ErrInvalid, "Invalid volume: Volume %s status must be available to update readonly flag, but current status is: %s.", id, v.Status)
 		}
-		v.ReadOnly = readOnly
+		v.ReadOnly, v.ReadOnlySet = readOnly, true
 		return nil
 	})
 }

@@ -1,0 +1,4 @@
+package db
+
+// MigrationFiles exposes the embedded migrations to the external tests.
+var MigrationFiles = migrationFiles

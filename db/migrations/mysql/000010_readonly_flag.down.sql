@@ -1,0 +1,1 @@
+ALTER TABLE volumes DROP COLUMN read_only_set;

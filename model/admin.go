@@ -66,3 +66,9 @@ type HostUsage struct {
 	Snapshots  int64
 	SnapshotGB int64
 }
+
+// VolumeServiceHost is the Cinder host of the cinder-volume service of a backend,
+// "dlvm@<backend>": the part before "#" of the hosts written on its volumes
+// ("dlvm@<backend>#<dvg>"). Every `dlvm volume` process serves every volume of the backend, so
+// they share this one service row.
+func VolumeServiceHost(backend string) string { return "dlvm@" + backend }

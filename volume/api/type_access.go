@@ -87,12 +87,13 @@ type EncryptionUpdate struct {
 // GetTypeEncryption returns the type's encryption spec, or nil when it has none; ErrNotFound if
 // the type is missing (or private and invisible to c).
 func (a *API) GetTypeEncryption(ctx context.Context, c Caller, typeID string) (*model.TypeEncryption, error) {
-	if err := requireAdmin(c); err != nil {
-		return nil, err
-	}
 	s := a.db.Store()
-	if _, err := s.GetType(ctx, typeID); err != nil {
+	t, err := s.GetType(ctx, typeID)
+	if err != nil {
 		return nil, notFound(err, "Volume type %s could not be found.", typeID)
+	}
+	if _, err := a.lookupType(ctx, c, t.ID); err != nil {
+		return nil, err
 	}
 	e, err := s.GetTypeEncryption(ctx, typeID)
 	if errors.Is(err, model.ErrNotFound) {

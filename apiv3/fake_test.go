@@ -20,13 +20,15 @@ type fakeService struct {
 	// The attach methods are not faked: routes that need them are tested against the real
 	// service layer (attachments_test.go); calling one here panics.
 	AttachService
-	AdminService // tested against the real service layer (admin_test.go)
-	mu           sync.Mutex
-	vols         map[string]*model.Volume
-	snaps        map[string]*model.Snapshot
-	types        map[string]*model.VolumeType
-	limits       map[string]map[string]int64
-	now          time.Time
+	// AdminService: the admin routes are tested against the real service layer (admin_test.go).
+	AdminService
+
+	mu     sync.Mutex
+	vols   map[string]*model.Volume
+	snaps  map[string]*model.Snapshot
+	types  map[string]*model.VolumeType
+	limits map[string]map[string]int64
+	now    time.Time
 }
 
 func newFakeService() *fakeService {

@@ -460,4 +460,3 @@ func keysOf(m map[string]any) []string {
 	}
 	return out
 }
-

@@ -20,6 +20,9 @@ type fakeService struct {
 	// The attach methods are not faked: routes that need them are tested against the real
 	// service layer (attachments_test.go); calling one here panics.
 	AttachService
+	// AdminService: the admin routes are tested against the real service layer (admin_test.go).
+	AdminService
+
 	mu     sync.Mutex
 	vols   map[string]*model.Volume
 	snaps  map[string]*model.Snapshot

@@ -54,6 +54,11 @@ var extensionList = []struct{ alias, name, desc, updated string }{
 	{"encryption", "VolumeTypeEncryption", "Encryption support for volume types.", "2013-07-01T00:00:00+00:00"},
 	{"scheduler-stats", "Scheduler_stats", "Scheduler stats support.", "2014-09-07T00:00:00+00:00"},
 	{"os-snapshot-actions", "SnapshotActions", "Enable snapshot manager actions.", "2013-07-16T00:00:00+00:00"},
+	{"os-hosts", "Hosts", "Admin-only host administration.", "2011-06-29T00:00:00+00:00"},
+	{"os-services", "Services", "Services support.", "2012-10-28T00:00:00-00:00"},
+	{"qos-specs", "Qos_specs_manage", "QoS specs support.", "2013-08-02T00:00:00+00:00"},
+	{"os-quota-class-sets", "Quota_classes", "Quota classes management support.", "2012-03-12T00:00:00+00:00"},
+	{"capabilities", "Capabilities", "Capabilities support.", "2015-08-31T00:00:00+00:00"},
 }
 
 func (h *Handler) extensions(w http.ResponseWriter, r *http.Request) error {

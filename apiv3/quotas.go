@@ -66,8 +66,8 @@ func (h *Handler) defaultQuotas(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	qs := &api.QuotaSet{Limits: limits}
-	writeJSON(w, http.StatusOK, map[string]any{"quota_set": quotaSetView(mux.Vars(r)["project"], qs, false)})
+	// Every resource, the per-type ones (volumes_<type>, ...) included, as Cinder lists them.
+	writeJSON(w, http.StatusOK, map[string]any{"quota_set": quotaClassView(mux.Vars(r)["project"], limits)})
 	return nil
 }
 

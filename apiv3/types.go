@@ -22,8 +22,6 @@ func (h *Handler) typeRoutes(add addFunc, v30 Version) {
 	add("GET", "/types/{id}/extra_specs/{key}", v30, h.showExtraSpec)
 	add("PUT", "/types/{id}/extra_specs/{key}", v30, h.setExtraSpec)
 	add("DELETE", "/types/{id}/extra_specs/{key}", v30, h.deleteExtraSpec)
-	add("GET", "/types/{id}/encryption", v30, h.typeEncryption)
-	add("GET", "/types/{id}/os-volume-type-access", v30, h.typeAccess)
 }
 
 // userVisibleSpecs are the extra specs Cinder shows to non-admins.
@@ -324,31 +322,5 @@ func (h *Handler) deleteExtraSpec(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	writeEmpty(w, http.StatusAccepted)
-	return nil
-}
-
-// typeEncryption answers {} (no encryption) for an existing type, as Horizon expects.
-func (h *Handler) typeEncryption(w http.ResponseWriter, r *http.Request) error {
-	if _, err := h.getType(r.Context(), mux.Vars(r)["id"]); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{})
-	return nil
-}
-
-// typeAccess lists the projects of a private type; this service keeps no access list yet.
-func (h *Handler) typeAccess(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	if err := authorizeAdmin(ctx, "volume_extension:volume_type_access:addProjectAccess"); err != nil {
-		return err
-	}
-	t, err := h.getType(ctx, mux.Vars(r)["id"])
-	if err != nil {
-		return err
-	}
-	if t.IsPublic {
-		return badRequest("Access list not available for public volume types.")
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"volume_type_access": []any{}})
 	return nil
 }

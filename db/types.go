@@ -123,6 +123,19 @@ func (s *Store) ListTypes(ctx context.Context, isPublic *bool) ([]*model.VolumeT
 	if isPublic != nil {
 		c.add("t.is_public = ?", *isPublic)
 	}
+	return s.listTypes(ctx, c)
+}
+
+// ListTypesVisible returns the types project may use: the public ones and the private ones
+// it has access to (AddTypeAccess), with extra specs, ordered by name.
+func (s *Store) ListTypesVisible(ctx context.Context, project string) ([]*model.VolumeType, error) {
+	var c cond
+	c.add("t.deleted = 0")
+	c.add("(t.is_public = ? OR t.id IN (SELECT a.volume_type_id FROM volume_type_projects a WHERE a.project_id = ?))", true, project)
+	return s.listTypes(ctx, c)
+}
+
+func (s *Store) listTypes(ctx context.Context, c cond) ([]*model.VolumeType, error) {
 	rows, err := s.q.QueryContext(ctx, `SELECT `+typeCols+` FROM volume_types t WHERE `+c.sql()+` ORDER BY name, id`, c.args...)
 	if err != nil {
 		return nil, dbErr("list volume types", err)

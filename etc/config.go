@@ -86,6 +86,8 @@ type DefaultSection struct {
 	WorkflowStaleAfter      time.Duration  // workflow_stale_after: a claimed workflow untouched this long is taken over
 	DPVHeartbeatInterval    time.Duration  // dpv_heartbeat_interval: how often agents report
 	DPVHeartbeatTimeout     time.Duration  // dpv_heartbeat_timeout: a dpv silent this long is down
+	ReportInterval          time.Duration  // report_interval: how often services heartbeat their os-services row
+	ServiceDownTime         time.Duration  // service_down_time: a service silent this long is down
 	AgentToken              string         // agent_token: shared secret between managers and dpv agents
 }
 

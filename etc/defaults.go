@@ -56,6 +56,8 @@ func productionBase() *Config {
 			WorkflowStaleAfter:    60 * time.Second,
 			DPVHeartbeatInterval:  5 * time.Second,
 			DPVHeartbeatTimeout:   30 * time.Second,
+			ReportInterval:        10 * time.Second,
+			ServiceDownTime:       60 * time.Second,
 		},
 		KeystoneAuthtoken: KeystoneAuthtokenSection{
 			AuthType:           "password",

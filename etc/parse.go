@@ -183,6 +183,8 @@ func (p *parser) read(c *Config) {
 	r.duration("workflow_stale_after", &d.WorkflowStaleAfter)
 	r.duration("dpv_heartbeat_interval", &d.DPVHeartbeatInterval)
 	r.duration("dpv_heartbeat_timeout", &d.DPVHeartbeatTimeout)
+	r.duration("report_interval", &d.ReportInterval)
+	r.duration("service_down_time", &d.ServiceDownTime)
 	r.str("agent_token", &d.AgentToken)
 
 	db := &c.Database

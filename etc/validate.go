@@ -181,6 +181,12 @@ func (c *Config) validateDefault(v *validator) {
 		v.add(s, "dpv_heartbeat_timeout", "must be longer than dpv_heartbeat_interval (%s <= %s)",
 			secs(d.DPVHeartbeatTimeout), secs(d.DPVHeartbeatInterval))
 	}
+	v.positive(s, "report_interval", d.ReportInterval)
+	v.positive(s, "service_down_time", d.ServiceDownTime)
+	if d.ReportInterval > 0 && d.ServiceDownTime > 0 && d.ServiceDownTime <= d.ReportInterval {
+		v.add(s, "service_down_time", "must be longer than report_interval (%s <= %s)",
+			secs(d.ServiceDownTime), secs(d.ReportInterval))
+	}
 }
 
 // secs formats a duration the way the file spells it.

@@ -153,7 +153,11 @@ func (m *Manager) connect(ctx context.Context, j *attachJob, log *slog.Logger) e
 		}
 		device = a.DevicePath
 	}
-	info, err := connectionInfo(kind, j.att.ID, plan, device)
+	qos, err := m.frontEndQos(ctx, j.vol.VolumeTypeID)
+	if err != nil {
+		return err
+	}
+	info, err := connectionInfo(kind, j.att.ID, plan, device, qos)
 	if err != nil {
 		return err
 	}

@@ -98,7 +98,9 @@ func planFor(v *model.Volume, legs []*model.Leg, exports map[string]target.Expor
 //   - "dlvm" when the connector asked for it: data carries the full plan under "plan";
 //   - "iscsi" for a single-leg volume: stock os-brick logs in to the one LUN with CHAP;
 //   - "local" otherwise: device_path is the device the host's connector assembled.
-func connectionInfo(kind, attachmentID string, p connector.Plan, devicePath string) ([]byte, error) {
+//
+// qos is the hypervisor's share of the type's QoS specs (frontEndQos); nil answers null.
+func connectionInfo(kind, attachmentID string, p connector.Plan, devicePath string, qos map[string]string) ([]byte, error) {
 	mode := model.AttachModeRW
 	if p.ReadOnly {
 		mode = model.AttachModeRO
@@ -109,7 +111,7 @@ func connectionInfo(kind, attachmentID string, p connector.Plan, devicePath stri
 		"volume_id":          p.VolumeID,
 		"access_mode":        mode,
 		"encrypted":          false,
-		"qos_specs":          nil,
+		"qos_specs":          qos,
 		"discard":            true,
 	}
 	switch kind {
@@ -142,4 +144,33 @@ func driverKind(c connectorDict, v *model.Volume) string {
 		return "iscsi"
 	}
 	return "local"
+}
+
+// frontEndQos returns the QoS keys the hypervisor should apply to volumes of type typeID
+// (connection_info's qos_specs, as Cinder fills it): the keys of the type's QoS specs when their
+// consumer is front-end or both; nil when the type has no specs, back-end ones only, or the
+// type or specs were deleted meanwhile.
+func (m *Manager) frontEndQos(ctx context.Context, typeID string) (map[string]string, error) {
+	if typeID == "" {
+		return nil, nil
+	}
+	s := m.db.Store()
+	t, err := s.GetType(ctx, typeID)
+	if errors.Is(err, model.ErrNotFound) || (err == nil && t.QosSpecsID == "") {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	q, err := s.GetQos(ctx, t.QosSpecsID)
+	if errors.Is(err, model.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if q.Consumer != model.QosFrontEnd && q.Consumer != model.QosBoth {
+		return nil, nil
+	}
+	return q.Specs, nil
 }

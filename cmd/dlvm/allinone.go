@@ -163,6 +163,9 @@ func allInOne(ctx context.Context, cfg *etc.Config, dir string, connectorPort in
 	}
 	start("scheduler", func() error { return sched.Run(svcCtx) })
 	start("volume manager", func() error { return mgr.Run(svcCtx) })
+	start("service heartbeats", func() error {
+		return heartbeat(svcCtx, d, cfg, append(schedulerRows(cfg), volumeRows(cfg)...), log)
+	})
 	backend := cfg.Backends[0].Name
 	for i := 0; i < cfg.AllInOne.DPVCount; i++ {
 		s := cfg.DPV

@@ -102,6 +102,7 @@ func runScheduler(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.close()
+	go func() { _ = heartbeat(ctx, p.db, p.cfg, schedulerRows(p.cfg), p.log) }()
 	return newScheduler(p.db, p.bus, p.cfg, p.log).Run(ctx)
 }
 
@@ -119,6 +120,7 @@ func runVolume(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	go func() { _ = heartbeat(ctx, p.db, p.cfg, volumeRows(p.cfg), p.log) }()
 	return m.Run(ctx)
 }
 

@@ -91,10 +91,6 @@ func amqpURLs(t *etc.Transport) []string {
 // newVolumeAPI builds the service layer from config.
 func newVolumeAPI(d *db.DB, bus rpc.Bus, cfg *etc.Config, log *slog.Logger) (*volapi.API, error) {
 	q := cfg.Default.Quotas
-	backend := "dlvm"
-	if len(cfg.Backends) > 0 {
-		backend = cfg.Backends[0].VolumeBackendName
-	}
 	return volapi.New(d, bus, volapi.Options{
 		DefaultVolumeType: cfg.Default.DefaultVolumeType,
 		DefaultAZ:         cfg.Default.DefaultAvailabilityZone,
@@ -106,7 +102,8 @@ func newVolumeAPI(d *db.DB, bus rpc.Bus, cfg *etc.Config, log *slog.Logger) (*vo
 		},
 		DefaultLayout: model.Layout{Mirrors: cfg.Default.Layout.Mirrors, Stripes: cfg.Default.Layout.Stripes,
 			ChunkKiB: cfg.Default.Layout.StripeChunkKiB},
-		Backend: backend,
+		Backend:         volumeBackend(cfg),
+		ServiceDownTime: cfg.Default.ServiceDownTime,
 	}, log)
 }
 
@@ -180,11 +177,8 @@ func newManager(d *db.DB, bus rpc.Bus, cfg *etc.Config, log *slog.Logger) (*volu
 }
 
 func newScheduler(d *db.DB, bus rpc.Bus, cfg *etc.Config, log *slog.Logger) *service.Service {
-	backend := "dlvm"
-	if len(cfg.Backends) > 0 {
-		backend = cfg.Backends[0].VolumeBackendName
-	}
-	return service.New(d, bus, service.Options{HeartbeatTimeout: cfg.Default.DPVHeartbeatTimeout, Backend: backend},
+	return service.New(d, bus, service.Options{HeartbeatTimeout: cfg.Default.DPVHeartbeatTimeout, Backend: volumeBackend(cfg),
+		ServiceDownTime: cfg.Default.ServiceDownTime},
 		log.With("component", "scheduler"))
 }
 

@@ -26,6 +26,9 @@ type Options struct {
 	// Backend is the backend part of the Cinder host written on placed volumes:
 	// "dlvm@<Backend>#<dvg name>" (default "dlvm").
 	Backend string
+	// ServiceDownTime: when the backend's cinder-volume service row (os-services) exists and its
+	// last heartbeat is older, or it is disabled or frozen, no volume is placed (default 60 s).
+	ServiceDownTime time.Duration
 }
 
 // Service schedules create_volume workflows. Safe for concurrent use; create it with New.
@@ -44,6 +47,9 @@ func New(d *db.DB, bus rpc.Bus, opts Options, log *slog.Logger) *Service {
 	}
 	if opts.Backend == "" {
 		opts.Backend = "dlvm"
+	}
+	if opts.ServiceDownTime <= 0 {
+		opts.ServiceDownTime = 60 * time.Second
 	}
 	return &Service{db: d, bus: bus, opts: opts, log: log, now: time.Now}
 }

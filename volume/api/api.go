@@ -39,6 +39,9 @@ type Options struct {
 	// HeartbeatTimeout is how old a dpv heartbeat may be for the dpv to count in Pools
 	// (0: DefaultHeartbeatTimeout).
 	HeartbeatTimeout time.Duration
+	// ServiceDownTime is how old a service heartbeat may be for the service to be up
+	// (0: DefaultServiceDownTime seconds).
+	ServiceDownTime time.Duration
 	// Now is the clock (nil: time.Now). Tests inject one.
 	Now func() time.Time
 }
@@ -89,6 +92,9 @@ func New(d *db.DB, bus rpc.Bus, opts Options, log *slog.Logger) (*API, error) {
 	}
 	if opts.HeartbeatTimeout <= 0 {
 		opts.HeartbeatTimeout = DefaultHeartbeatTimeout
+	}
+	if opts.ServiceDownTime <= 0 {
+		opts.ServiceDownTime = DefaultServiceDownTime * time.Second
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

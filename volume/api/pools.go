@@ -30,7 +30,7 @@ type Pool struct {
 }
 
 // PoolName is the Cinder host of a dvg: "dlvm@<backend>#<dvg>".
-func PoolName(backend, dvg string) string { return "dlvm@" + backend + "#" + dvg }
+func PoolName(backend, dvg string) string { return model.VolumeServiceHost(backend) + "#" + dvg }
 
 // Pools reports every dvg with capacity summed over its live dpvs (state up and a heartbeat no
 // older than Options.HeartbeatTimeout): total/free from the dpvs' reports, provisioned (and

@@ -56,7 +56,7 @@ func (a *API) CreateType(ctx context.Context, c Caller, name, description string
 }
 
 // GetType returns a type by id (or by name when no id matches); "default" gives the default type.
-// A private type is ErrNotFound for a non-admin.
+// A private type is ErrNotFound for a non-admin whose project has no access to it.
 func (a *API) GetType(ctx context.Context, c Caller, idOrName string) (*model.VolumeType, error) {
 	if idOrName == "default" {
 		return a.DefaultType(ctx, c)
@@ -75,7 +75,13 @@ func (a *API) lookupType(ctx context.Context, c Caller, idOrName string) (*model
 		return nil, notFound(err, "Volume type %s could not be found.", idOrName)
 	}
 	if !t.IsPublic && !c.IsAdmin {
-		return nil, model.Errorf(model.ErrNotFound, "Volume type %s could not be found.", idOrName)
+		ok, err := s.HasTypeAccess(ctx, t.ID, c.ProjectID)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, model.Errorf(model.ErrNotFound, "Volume type %s could not be found.", idOrName)
+		}
 	}
 	return t, nil
 }
@@ -90,11 +96,11 @@ func (a *API) defaultType(ctx context.Context) (*model.VolumeType, error) {
 	return t, notFound(err, "Volume type with name %s could not be found.", a.opts.DefaultVolumeType)
 }
 
-// ListTypes lists types; non-admins see public types only. isPublic nil = all (admin).
+// ListTypes lists types; non-admins see the public types and the private ones their project
+// was given access to. isPublic nil = all (admin).
 func (a *API) ListTypes(ctx context.Context, c Caller, isPublic *bool) ([]*model.VolumeType, error) {
 	if !c.IsAdmin {
-		t := true
-		isPublic = &t
+		return a.db.Store().ListTypesVisible(ctx, c.ProjectID)
 	}
 	return a.db.Store().ListTypes(ctx, isPublic)
 }

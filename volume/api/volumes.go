@@ -104,6 +104,9 @@ func (a *API) CreateVolume(ctx context.Context, c Caller, req CreateVolumeReques
 	if err != nil {
 		return nil, err
 	}
+	if err := a.refuseEncrypted(ctx, vt); err != nil {
+		return nil, err
+	}
 	layout, err := a.layoutOf(vt.ExtraSpecs)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/dlvm-project/dlvm/db"
 	"github.com/dlvm-project/dlvm/model"
 	"github.com/dlvm-project/dlvm/volume/api"
 )
@@ -19,7 +20,7 @@ type GroupTypeService interface {
 	CreateGroupType(ctx context.Context, c api.Caller, name, description string, isPublic bool, specs map[string]string) (*model.GroupType, error)
 	GetGroupType(ctx context.Context, c api.Caller, idOrName string) (*model.GroupType, error)
 	DefaultGroupType(ctx context.Context, c api.Caller) (*model.GroupType, error)
-	ListGroupTypes(ctx context.Context, c api.Caller, isPublic *bool) ([]*model.GroupType, error)
+	ListGroupTypes(ctx context.Context, c api.Caller, isPublic *bool, sort []db.SortKey) ([]*model.GroupType, error)
 	UpdateGroupType(ctx context.Context, c api.Caller, id string, u api.GroupTypeUpdate) (*model.GroupType, error)
 	DeleteGroupType(ctx context.Context, c api.Caller, id string) error
 	SetGroupSpecs(ctx context.Context, c api.Caller, typeID string, specs map[string]string) error
@@ -82,7 +83,11 @@ func (h *Handler) listGroupTypes(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	types, err := h.svc.ListGroupTypes(ctx, state(ctx).caller, isPublic)
+	p, err := parseListParams(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	types, err := h.svc.ListGroupTypes(ctx, state(ctx).caller, isPublic, p.sort)
 	if err != nil {
 		return err
 	}

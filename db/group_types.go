@@ -106,14 +106,37 @@ func (s *Store) loadGroupSpecs(ctx context.Context, byID map[string]*model.Group
 	return dbErr("load group specs", rows.Err())
 }
 
-// ListGroupTypes returns live group types with their specs, ordered by name. isPublic nil = all.
-func (s *Store) ListGroupTypes(ctx context.Context, isPublic *bool) ([]*model.GroupType, error) {
+var groupTypeSortColumns = map[string]string{
+	"name": "name", "id": "id", "created_at": "created_at", "updated_at": "updated_at",
+}
+
+// ListGroupTypes returns live group types with their specs, ordered by sort (default name
+// ascending; ErrInvalid for an unknown key). isPublic nil = all.
+func (s *Store) ListGroupTypes(ctx context.Context, isPublic *bool, sort []SortKey) ([]*model.GroupType, error) {
 	var c cond
 	c.add("t.deleted = 0")
 	if isPublic != nil {
 		c.add("t.is_public = ?", *isPublic)
 	}
-	rows, err := s.q.QueryContext(ctx, `SELECT `+groupTypeCols+` FROM group_types t WHERE `+c.sql()+` ORDER BY name, id`, c.args...)
+	if len(sort) == 0 {
+		sort = []SortKey{{Key: "name"}}
+	}
+	p := page{columns: groupTypeSortColumns, sort: sort}
+	cols, err := p.order()
+	if err != nil {
+		return nil, err
+	}
+	order := ""
+	for i, oc := range cols {
+		if i > 0 {
+			order += ", "
+		}
+		order += oc.col
+		if oc.desc {
+			order += " DESC"
+		}
+	}
+	rows, err := s.q.QueryContext(ctx, `SELECT `+groupTypeCols+` FROM group_types t WHERE `+c.sql()+` ORDER BY `+order, c.args...)
 	if err != nil {
 		return nil, dbErr("list group types", err)
 	}

@@ -91,13 +91,14 @@ func (a *API) DefaultGroupType(ctx context.Context, c Caller) (*model.GroupType,
 	return t, notFound(err, "Default group type %s could not be found.", DefaultGroupTypeName)
 }
 
-// ListGroupTypes lists group types; non-admins see public ones only. isPublic nil = all.
-func (a *API) ListGroupTypes(ctx context.Context, c Caller, isPublic *bool) ([]*model.GroupType, error) {
+// ListGroupTypes lists group types in sort order (default name); non-admins see public ones
+// only. isPublic nil = all.
+func (a *API) ListGroupTypes(ctx context.Context, c Caller, isPublic *bool, sort []db.SortKey) ([]*model.GroupType, error) {
 	if !c.IsAdmin {
 		t := true
 		isPublic = &t
 	}
-	return a.db.Store().ListGroupTypes(ctx, isPublic)
+	return a.db.Store().ListGroupTypes(ctx, isPublic, sort)
 }
 
 // UpdateGroupType (admin) changes name, description, is_public and returns the type.

@@ -47,6 +47,9 @@ func (a *API) CreateTransfer(ctx context.Context, c Caller, volumeID, name strin
 		if v.Status != model.StatusAvailable {
 			return model.Errorf(model.ErrInvalid, "Invalid volume: Status of volume %s must be available, but current status is: %s.", volumeID, v.Status)
 		}
+		if v.GroupID != "" {
+			return model.Errorf(model.ErrInvalid, "Invalid volume: Volume %s is in group %s; remove it from the group before transferring it.", volumeID, v.GroupID)
+		}
 		if err := stateErr(s.SetVolumeStatus(ctx, volumeID, []string{model.StatusAvailable}, model.StatusAwaitingTransfer)); err != nil {
 			return err
 		}

@@ -452,11 +452,3 @@ func TestServicesHostsCapabilitiesAPI(t *testing.T) {
 		requireFault(t, e.do("GET", caps+"dlvm@dlvm-1", member, "", nil), 403, "forbidden", "")
 	})
 }
-
-func keysOf(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
-}

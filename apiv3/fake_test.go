@@ -22,6 +22,7 @@ type fakeService struct {
 	AttachService
 	// AdminService: the admin routes are tested against the real service layer (admin_test.go).
 	AdminService
+	groupsUnfaked // groups, group types and transfers: tested against the real service (groups_test.go)
 
 	mu     sync.Mutex
 	vols   map[string]*model.Volume

@@ -8,17 +8,6 @@ func (h *Handler) miscRoutes(add addFunc, v30 Version) {
 	add("GET", "/os-availability-zone", v30, h.availabilityZones)
 	add("GET", "/extensions", v30, h.extensions)
 	add("GET", "/scheduler-stats/get_pools", v30, h.getPools)
-	add("GET", "/os-volume-transfer", v30, emptyList("transfers"))
-	add("GET", "/os-volume-transfer/detail", v30, emptyList("transfers"))
-	add("GET", "/volume-transfers", Version{3, 55}, emptyList("transfers"))
-	add("GET", "/volume-transfers/detail", Version{3, 55}, emptyList("transfers"))
-}
-
-func emptyList(key string) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		writeJSON(w, http.StatusOK, map[string]any{key: []any{}})
-		return nil
-	}
 }
 
 func (h *Handler) availabilityZones(w http.ResponseWriter, r *http.Request) error {

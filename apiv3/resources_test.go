@@ -136,9 +136,6 @@ func TestQuotasLimitsMisc(t *testing.T) {
 	require.Equal(t, "dlvm", r.json(t)["pools"].([]any)[0].(map[string]any)["capabilities"].(map[string]any)["vendor_name"])
 	r = e.do("GET", base+"/scheduler-stats/get_pools", admin, "", nil)
 	require.Equal(t, []string{"name"}, keys(r.json(t)["pools"].([]any)[0].(map[string]any)))
-	r = e.do("GET", base+"/os-volume-transfer/detail", member, "", nil)
-	require.JSONEq(t, `{"transfers":[]}`, string(r.body))
-	require.Equal(t, http.StatusOK, r.code)
 }
 
 // FuzzDecodeCreateVolume: no body makes POST /volumes answer 5xx or panic.

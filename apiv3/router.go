@@ -24,6 +24,9 @@ import (
 type Service interface {
 	AttachService
 	AdminService
+	GroupTypeService
+	GroupService
+	TransferService
 	CreateVolume(ctx context.Context, c api.Caller, req api.CreateVolumeRequest) (*model.Volume, error)
 	GetVolume(ctx context.Context, c api.Caller, id string) (*model.Volume, error)
 	ListVolumes(ctx context.Context, c api.Caller, q db.VolumeQuery, allTenants bool) ([]*model.Volume, error)
@@ -256,6 +259,7 @@ func (h *Handler) routes() *mux.Router {
 	h.miscRoutes(add, v30)
 	h.attachmentRoutes(add)
 	h.adminRoutes(add, v30)
+	h.groupRoutes(add, v30)
 	return m
 }
 

@@ -42,7 +42,7 @@ func snapshotView(ctx context.Context, s *model.Snapshot, detail, ext bool) map[
 	}
 	if detail {
 		if ver.AtLeast(mvGroupSnapshots) {
-			m["group_snapshot_id"] = nil
+			m["group_snapshot_id"] = orNull(s.GroupSnapshotID)
 		}
 		if ver.AtLeast(mvSnapshotUserID) {
 			m["user_id"] = s.UserID

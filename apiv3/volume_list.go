@@ -131,6 +131,9 @@ func (h *Handler) volumeQuery(ctx context.Context, q map[string][]string) (db.Vo
 		vq.NameLike = get("name~")
 	}
 	vq.Status = get("status")
+	if state(ctx).ver.AtLeast(mvGroupVolume) {
+		vq.GroupID = get("group_id")
+	}
 	vq.AvailabilityZone = get("availability_zone")
 	if s := get("bootable"); s != "" {
 		b := boolParam(s)

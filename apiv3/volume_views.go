@@ -143,7 +143,7 @@ func volumeDetail(ctx context.Context, v *model.Volume, types *typeNames, ext bo
 		m["migration_status"] = orNull(v.MigrationStatus)
 	}
 	if ver.AtLeast(mvGroupVolume) {
-		m["group_id"] = nil
+		m["group_id"] = orNull(v.GroupID)
 	}
 	if admin && ver.AtLeast(mvProviderID) {
 		m["provider_id"] = nil

@@ -109,13 +109,13 @@ func decodeCreateVolume(o object, ver Version) (api.CreateVolumeRequest, error) 
 			return req, badRequest("multiattach parameter has been removed. The default behavior is to use multiattach enabled volume types. Contact your administrator to create a multiattach enabled volume type and use it to create multiattach volumes.")
 		}
 	}
-	for _, k := range []string{"imageRef", "image_id", "group_id"} {
+	if req.GroupID, err = optUUID(vol, "group_id"); err != nil {
+		return req, err
+	}
+	for _, k := range []string{"imageRef", "image_id"} {
 		s, _, err := optString(vol, k, 255, false)
 		if err != nil {
 			return req, err
-		}
-		if s != "" && k == "group_id" {
-			return req, badRequest("Invalid input received: groups are not supported by this service.")
 		}
 		if s != "" {
 			return req, badRequest("Invalid input received: creating a volume from an image is not supported: no image service is configured.")

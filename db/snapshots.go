@@ -9,7 +9,7 @@ import (
 )
 
 const snapshotCols = `id, project_id, user_id, volume_id, display_name, display_description, volume_size,
-	status, progress, error_reason, created_at, updated_at`
+	status, progress, error_reason, created_at, updated_at, group_snapshot_id`
 
 // snapshotSortColumns maps API sort keys to columns (the whitelist).
 var snapshotSortColumns = map[string]string{
@@ -29,7 +29,7 @@ func scanSnapshot(r rowScanner) (*model.Snapshot, error) {
 		created, updated scanTime
 	)
 	err := r.Scan(&sn.ID, &sn.ProjectID, &sn.UserID, &sn.VolumeID, &sn.Name, &sn.Description, &sn.Size,
-		&sn.Status, &sn.Progress, &sn.ErrorReason, &created, &updated)
+		&sn.Status, &sn.Progress, &sn.ErrorReason, &created, &updated, &sn.GroupSnapshotID)
 	if err != nil {
 		return nil, err
 	}
@@ -49,9 +49,9 @@ func (s *Store) CreateSnapshot(ctx context.Context, sn *model.Snapshot) error {
 	}
 	sn.CreatedAt, sn.UpdatedAt = norm(sn.CreatedAt), norm(sn.UpdatedAt)
 	return s.write(ctx, func(s *Store) error {
-		_, err := s.q.ExecContext(ctx, `INSERT INTO snapshots (`+snapshotCols+`, deleted) VALUES (`+placeholders(12)+`, 0)`,
+		_, err := s.q.ExecContext(ctx, `INSERT INTO snapshots (`+snapshotCols+`, deleted) VALUES (`+placeholders(13)+`, 0)`,
 			sn.ID, sn.ProjectID, sn.UserID, sn.VolumeID, sn.Name, sn.Description, sn.Size,
-			sn.Status, sn.Progress, sn.ErrorReason, s.tv(sn.CreatedAt), s.tv(sn.UpdatedAt))
+			sn.Status, sn.Progress, sn.ErrorReason, s.tv(sn.CreatedAt), s.tv(sn.UpdatedAt), sn.GroupSnapshotID)
 		if isDuplicate(err) {
 			return model.Errorf(model.ErrConflict, "Snapshot %s already exists.", sn.ID)
 		}
@@ -90,6 +90,9 @@ func (s *Store) ListSnapshots(ctx context.Context, q SnapshotQuery) ([]*model.Sn
 	}
 	if q.VolumeID != "" {
 		where.add("volume_id = ?", q.VolumeID)
+	}
+	if q.GroupSnapshotID != "" {
+		where.add("group_snapshot_id = ?", q.GroupSnapshotID)
 	}
 	if q.Name != "" {
 		where.add("display_name = ?", q.Name)

@@ -32,6 +32,7 @@ type VolumeQuery struct {
 	Bootable         *bool
 	AvailabilityZone string
 	VolumeTypeID     string
+	GroupID          string
 	Metadata         map[string]string // every pair must match
 	IDs              []string
 	Sort             []SortKey // default created_at desc, id desc
@@ -42,13 +43,14 @@ type VolumeQuery struct {
 
 // SnapshotQuery selects snapshots. Zero fields do not filter.
 type SnapshotQuery struct {
-	ProjectID string
-	VolumeID  string
-	Name      string
-	Status    string
-	Metadata  map[string]string
-	Sort      []SortKey
-	Limit     int
-	Marker    string
-	Offset    int
+	ProjectID       string
+	VolumeID        string
+	GroupSnapshotID string
+	Name            string
+	Status          string
+	Metadata        map[string]string
+	Sort            []SortKey
+	Limit           int
+	Marker          string
+	Offset          int
 }

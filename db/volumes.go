@@ -11,7 +11,7 @@ import (
 const volumeCols = `id, project_id, user_id, display_name, display_description, size, status,
 	attach_status, migration_status, availability_zone, volume_type_id, snapshot_id, source_volid,
 	bootable, read_only, read_only_set, multiattach, host, dvg_id, layout_mirrors, layout_stripes, layout_chunk_kib,
-	epoch, error_reason, created_at, updated_at, launched_at, terminated_at`
+	epoch, error_reason, created_at, updated_at, launched_at, terminated_at, group_id`
 
 // volumeSortColumns maps API sort keys to columns (the whitelist).
 var volumeSortColumns = map[string]string{
@@ -37,7 +37,7 @@ func scanVolume(r rowScanner) (*model.Volume, error) {
 	err := r.Scan(&v.ID, &v.ProjectID, &v.UserID, &v.Name, &v.Description, &v.Size, &v.Status,
 		&v.AttachStatus, &v.MigrationStatus, &v.AvailabilityZone, &v.VolumeTypeID, &v.SnapshotID, &v.SourceVolID,
 		&v.Bootable, &v.ReadOnly, &v.ReadOnlySet, &v.Multiattach, &v.Host, &v.DVGID, &v.Layout.Mirrors, &v.Layout.Stripes, &v.Layout.ChunkKiB,
-		&v.Epoch, &v.ErrorReason, &created, &updated, &launched, &terminal)
+		&v.Epoch, &v.ErrorReason, &created, &updated, &launched, &terminal, &v.GroupID)
 	if err != nil {
 		return nil, err
 	}
@@ -60,11 +60,11 @@ func (s *Store) CreateVolume(ctx context.Context, v *model.Volume) error {
 	v.CreatedAt, v.UpdatedAt = norm(v.CreatedAt), norm(v.UpdatedAt)
 	return s.write(ctx, func(s *Store) error {
 		_, err := s.q.ExecContext(ctx, `INSERT INTO volumes (`+volumeCols+`, deleted)
-			VALUES (`+placeholders(28)+`, 0)`,
+			VALUES (`+placeholders(29)+`, 0)`,
 			v.ID, v.ProjectID, v.UserID, v.Name, v.Description, v.Size, v.Status,
 			v.AttachStatus, v.MigrationStatus, v.AvailabilityZone, v.VolumeTypeID, v.SnapshotID, v.SourceVolID,
 			v.Bootable, v.ReadOnly, v.ReadOnlySet, v.Multiattach, v.Host, v.DVGID, v.Layout.Mirrors, v.Layout.Stripes, v.Layout.ChunkKiB,
-			v.Epoch, v.ErrorReason, s.tv(v.CreatedAt), s.tv(v.UpdatedAt), s.tvp(v.LaunchedAt), s.tvp(v.TerminatedAt))
+			v.Epoch, v.ErrorReason, s.tv(v.CreatedAt), s.tv(v.UpdatedAt), s.tvp(v.LaunchedAt), s.tvp(v.TerminatedAt), v.GroupID)
 		if isDuplicate(err) {
 			return model.Errorf(model.ErrConflict, "Volume %s already exists.", v.ID)
 		}
@@ -116,6 +116,9 @@ func volumeFilter(q VolumeQuery) (where, scope cond) {
 	}
 	if q.VolumeTypeID != "" {
 		where.add("volume_type_id = ?", q.VolumeTypeID)
+	}
+	if q.GroupID != "" {
+		where.add("group_id = ?", q.GroupID)
 	}
 	if len(q.IDs) > 0 {
 		args := make([]any, len(q.IDs))
@@ -183,12 +186,12 @@ func (s *Store) UpdateVolume(ctx context.Context, v *model.Volume) error {
 		size = ?, status = ?, attach_status = ?, migration_status = ?, availability_zone = ?, volume_type_id = ?,
 		snapshot_id = ?, source_volid = ?, bootable = ?, read_only = ?, read_only_set = ?, multiattach = ?, host = ?, dvg_id = ?,
 		layout_mirrors = ?, layout_stripes = ?, layout_chunk_kib = ?, epoch = ?, error_reason = ?,
-		updated_at = ?, launched_at = ?, terminated_at = ?
+		updated_at = ?, launched_at = ?, terminated_at = ?, group_id = ?
 		WHERE id = ? AND deleted = 0`,
 		v.UserID, v.Name, v.Description, v.Size, v.Status, v.AttachStatus, v.MigrationStatus, v.AvailabilityZone,
 		v.VolumeTypeID, v.SnapshotID, v.SourceVolID, v.Bootable, v.ReadOnly, v.ReadOnlySet, v.Multiattach, v.Host, v.DVGID,
 		v.Layout.Mirrors, v.Layout.Stripes, v.Layout.ChunkKiB, v.Epoch, v.ErrorReason,
-		s.tv(t), s.tvp(v.LaunchedAt), s.tvp(v.TerminatedAt), v.ID)
+		s.tv(t), s.tvp(v.LaunchedAt), s.tvp(v.TerminatedAt), v.GroupID, v.ID)
 	if err != nil {
 		return dbErr("update volume", err)
 	}

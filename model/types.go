@@ -70,6 +70,7 @@ type Volume struct {
 	VolumeTypeID     string
 	SnapshotID       string // source snapshot, "" if none
 	SourceVolID      string // source volume, "" if none
+	GroupID          string // generic volume group, "" if none
 	Bootable         bool
 	ReadOnly         bool
 	ReadOnlySet      bool // os-update_readonly_flag was called: views show metadata "readonly"
@@ -95,12 +96,14 @@ type Snapshot struct {
 	Name        string
 	Description string
 	Size        int // GiB, the volume's size when taken
-	Status      string
-	Progress    string
-	Metadata    map[string]string
-	ErrorReason string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// GroupSnapshotID is the group snapshot this snapshot belongs to, "" if none.
+	GroupSnapshotID string
+	Status          string
+	Progress        string
+	Metadata        map[string]string
+	ErrorReason     string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // VolumeType is a Cinder volume type with its extra specs (dlvm:mirrors, dlvm:stripes, ...).

@@ -86,6 +86,9 @@ func (m *Manager) createVolume(ctx context.Context, w *model.Workflow, log *slog
 		if err := s.SetVolumeStatus(ctx, v.ID, []string{model.StatusCreating}, model.StatusAvailable); err != nil {
 			return err
 		}
+		if err := groupMemberDone(ctx, s, v.GroupID, ""); err != nil {
+			return err
+		}
 		return finishIn(ctx, s, w, model.WfDone, "")
 	})
 }
@@ -194,6 +197,11 @@ func (m *Manager) deleteVolume(ctx context.Context, w *model.Workflow, log *slog
 		}
 		if err := s.Reserve(ctx, v.ProjectID, VolumeQuota(v, -1), nil); err != nil {
 			return err
+		}
+		if v.GroupID != "" {
+			if err := s.CompleteGroupDelete(ctx, v.GroupID); err != nil {
+				return err
+			}
 		}
 		return finishIn(ctx, s, w, model.WfDone, "")
 	})
@@ -366,6 +374,9 @@ func (m *Manager) createSnapshot(ctx context.Context, w *model.Workflow, log *sl
 		if err := s.UpdateSnapshot(ctx, sn); err != nil {
 			return err
 		}
+		if err := groupMemberDone(ctx, s, "", sn.GroupSnapshotID); err != nil {
+			return err
+		}
 		return finishIn(ctx, s, w, model.WfDone, "")
 	})
 }
@@ -387,6 +398,11 @@ func (m *Manager) deleteSnapshot(ctx context.Context, w *model.Workflow, log *sl
 		}
 		if err := s.Reserve(ctx, sn.ProjectID, SnapshotQuota(sn, -1), nil); err != nil {
 			return err
+		}
+		if sn.GroupSnapshotID != "" {
+			if err := s.CompleteGroupSnapshotDelete(ctx, sn.GroupSnapshotID); err != nil {
+				return err
+			}
 		}
 		return finishIn(ctx, s, w, model.WfDone, "")
 	})
@@ -442,6 +458,9 @@ func (m *Manager) rollback(ctx context.Context, w *model.Workflow, cause error, 
 				if err := s.UpdateSnapshot(ctx, sn); err != nil {
 					return err
 				}
+				if err := groupMemberDone(ctx, s, "", sn.GroupSnapshotID); err != nil {
+					return err
+				}
 			} else if !errors.Is(err, model.ErrNotFound) {
 				return err
 			}
@@ -459,6 +478,9 @@ func (m *Manager) failVolume(ctx context.Context, s *db.Store, w *model.Workflow
 		if err := s.UpdateVolume(ctx, v); err != nil {
 			return err
 		}
+		if err := groupMemberDone(ctx, s, v.GroupID, ""); err != nil {
+			return err
+		}
 	} else if !errors.Is(err, model.ErrNotFound) {
 		return err
 	}
@@ -473,4 +495,16 @@ func VolumeQuota(v *model.Volume, sign int64) map[string]int64 {
 // SnapshotQuota is the quota a snapshot holds, times sign.
 func SnapshotQuota(sn *model.Snapshot, sign int64) map[string]int64 {
 	return map[string]int64{model.ResSnapshots: sign, model.ResGigabytes: sign * int64(sn.Size)}
+}
+
+// groupMemberDone lets a creating group (or group snapshot) whose member volume (or snapshot)
+// just finished or failed move on: available when every member is, error when one failed.
+func groupMemberDone(ctx context.Context, s *db.Store, groupID, groupSnapshotID string) error {
+	if groupID != "" {
+		return s.CompleteGroupCreate(ctx, groupID)
+	}
+	if groupSnapshotID != "" {
+		return s.CompleteGroupSnapshotCreate(ctx, groupSnapshotID)
+	}
+	return nil
 }

@@ -38,40 +38,8 @@ func (a *API) CreateSnapshot(ctx context.Context, c Caller, volumeID, name, desc
 		if err != nil {
 			return err
 		}
-		ok := v.Status == model.StatusAvailable || (force && v.Status == model.StatusInUse)
-		if !ok {
-			return model.Errorf(model.ErrInvalid, "Invalid volume: Volume %s status must be available, but current status is: %s.", volumeID, v.Status)
-		}
-		limits, err := a.effectiveLimits(ctx, s, v.ProjectID)
-		if err != nil {
-			return err
-		}
-		if vt, err := s.GetType(ctx, v.VolumeTypeID); err == nil {
-			if err := a.checkTypeQuota(ctx, s, v.ProjectID, vt, limits, 0, int64(v.Size), 1); err != nil {
-				return err
-			}
-		}
-		deltas := map[string]int64{model.ResSnapshots: 1, model.ResGigabytes: int64(v.Size)}
-		if err := s.Reserve(ctx, v.ProjectID, deltas, limits); err != nil {
-			return err
-		}
-		sn = &model.Snapshot{
-			ID:          uuid.NewString(),
-			ProjectID:   v.ProjectID,
-			UserID:      c.UserID,
-			VolumeID:    volumeID,
-			Name:        name,
-			Description: description,
-			Size:        v.Size,
-			Status:      model.StatusCreating,
-			Progress:    "0%",
-			Metadata:    md,
-		}
-		if err := s.CreateSnapshot(ctx, sn); err != nil {
-			return err
-		}
-		wf = newWorkflow(model.WfCreateSnapshot, volumeID, sn.ID, nil)
-		return s.CreateWorkflow(ctx, wf)
+		sn, wf, err = a.snapshotVolume(ctx, s, c, v, name, description, force, md, "")
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -79,6 +47,50 @@ func (a *API) CreateSnapshot(ctx context.Context, c Caller, volumeID, name, desc
 	a.log.Info("snapshot create started", "snapshot_id", sn.ID, "volume_id", volumeID, "workflow_id", wf.ID)
 	a.cast(ctx, rpc.TopicVolume, rpc.MethodRunWorkflow, wf.ID)
 	return sn, nil
+}
+
+// snapshotVolume is CreateSnapshot's work inside the caller's transaction: it checks the
+// volume's state, reserves quota and writes the snapshot (of group snapshot groupSnapshotID, or
+// "") and its create_snapshot workflow. The caller casts the workflow once committed.
+func (a *API) snapshotVolume(ctx context.Context, s *db.Store, c Caller, v *model.Volume, name, description string, force bool, md map[string]string, groupSnapshotID string) (*model.Snapshot, *model.Workflow, error) {
+	ok := v.Status == model.StatusAvailable || (force && v.Status == model.StatusInUse)
+	if !ok {
+		return nil, nil, model.Errorf(model.ErrInvalid, "Invalid volume: Volume %s status must be available, but current status is: %s.", v.ID, v.Status)
+	}
+	limits, err := a.effectiveLimits(ctx, s, v.ProjectID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if vt, err := s.GetType(ctx, v.VolumeTypeID); err == nil {
+		if err := a.checkTypeQuota(ctx, s, v.ProjectID, vt, limits, 0, int64(v.Size), 1); err != nil {
+			return nil, nil, err
+		}
+	}
+	deltas := map[string]int64{model.ResSnapshots: 1, model.ResGigabytes: int64(v.Size)}
+	if err := s.Reserve(ctx, v.ProjectID, deltas, limits); err != nil {
+		return nil, nil, err
+	}
+	if md == nil {
+		md = map[string]string{}
+	}
+	sn := &model.Snapshot{
+		ID:              uuid.NewString(),
+		ProjectID:       v.ProjectID,
+		UserID:          c.UserID,
+		VolumeID:        v.ID,
+		Name:            name,
+		Description:     description,
+		Size:            v.Size,
+		Status:          model.StatusCreating,
+		Progress:        "0%",
+		Metadata:        md,
+		GroupSnapshotID: groupSnapshotID,
+	}
+	if err := s.CreateSnapshot(ctx, sn); err != nil {
+		return nil, nil, err
+	}
+	wf := newWorkflow(model.WfCreateSnapshot, v.ID, sn.ID, nil)
+	return sn, wf, s.CreateWorkflow(ctx, wf)
 }
 
 // GetSnapshot returns a snapshot the caller may see (ErrNotFound for another project's).
@@ -152,6 +164,9 @@ func (a *API) DeleteSnapshot(ctx context.Context, c Caller, id string, force boo
 			if running, err := s.HasUnfinishedWorkflow(ctx, model.WfDeleteSnapshot, sn.VolumeID, id); err != nil || running {
 				return err
 			}
+		}
+		if sn.GroupSnapshotID != "" && !force {
+			return model.Errorf(model.ErrInvalid, "Invalid snapshot: Snapshot %s is part of group snapshot %s; delete the group snapshot instead.", id, sn.GroupSnapshotID)
 		}
 		from := []string{model.StatusAvailable, model.StatusError}
 		if force {

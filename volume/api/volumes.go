@@ -43,6 +43,9 @@ type CreateVolumeRequest struct {
 	SnapshotID       string
 	SourceVolID      string
 	Multiattach      bool
+	GroupID          string // generic volume group to join, "" = none (3.13)
+
+	groupCreating bool // set by group create-from-source: the group is still creating
 }
 
 // source is what a clone inherits from its snapshot or volume.
@@ -111,6 +114,11 @@ func (a *API) CreateVolume(ctx context.Context, c Caller, req CreateVolumeReques
 	if err != nil {
 		return nil, err
 	}
+	if req.GroupID != "" {
+		if err := a.checkJoinGroup(ctx, c, req.GroupID, vt.ID, req.groupCreating); err != nil {
+			return nil, err
+		}
+	}
 
 	az := req.AvailabilityZone
 	if src != nil {
@@ -145,6 +153,7 @@ func (a *API) CreateVolume(ctx context.Context, c Caller, req CreateVolumeReques
 		SnapshotID:       req.SnapshotID,
 		SourceVolID:      req.SourceVolID,
 		Multiattach:      req.Multiattach || isTrueSpec(vt.ExtraSpecs["multiattach"]),
+		GroupID:          req.GroupID,
 		Layout:           layout,
 		Metadata:         req.Metadata,
 	}

@@ -70,6 +70,7 @@ type DefaultSection struct {
 	MyIP                    string         // my_ip: this node's IP address
 	StatePath               string         // state_path: top directory for state files
 	TransportURL            string         // transport_url: inproc:// or rabbit://user:pass@host:port[,...]/vhost
+	ControlExchange         string         // control_exchange: the RabbitMQ exchange, prefix of every queue name
 	AuthStrategy            string         // auth_strategy: keystone, builtin or noauth
 	Listen                  string         // osapi_volume_listen: API listen IP
 	ListenPort              int            // osapi_volume_listen_port

@@ -42,6 +42,7 @@ func productionBase() *Config {
 			MyIP:                    "127.0.0.1",
 			StatePath:               DefaultStatePath,
 			TransportURL:            "inproc://",
+			ControlExchange:         "dlvm",
 			AuthStrategy:            AuthKeystone,
 			Listen:                  "0.0.0.0",
 			ListenPort:              8776,

@@ -110,6 +110,7 @@ host = node1
 my_ip = 10.0.0.5
 state_path = /data/dlvm
 transport_url = rabbit://dlvm:p%40ss@mq1:5672,dlvm:p%40ss@mq2/dlvm
+control_exchange = dlvm-east
 auth_strategy = keystone
 osapi_volume_listen = ::
 osapi_volume_listen_port = 18776
@@ -214,7 +215,7 @@ func TestParseFull(t *testing.T) {
 	want := &Config{
 		Default: DefaultSection{
 			Host: "node1", MyIP: "10.0.0.5", StatePath: "/data/dlvm",
-			TransportURL: "rabbit://dlvm:p%40ss@mq1:5672,dlvm:p%40ss@mq2/dlvm",
+			TransportURL: "rabbit://dlvm:p%40ss@mq1:5672,dlvm:p%40ss@mq2/dlvm", ControlExchange: "dlvm-east",
 			AuthStrategy: AuthKeystone, Listen: "::", ListenPort: 18776,
 			PublicEndpoint:  "https://volume.example.com:8776",
 			EnabledBackends: []string{"fast", "slow"}, DefaultVolumeType: "replicated",

@@ -159,6 +159,7 @@ func (p *parser) read(c *Config) {
 	r.str("my_ip", &d.MyIP)
 	r.str("state_path", &d.StatePath)
 	r.str("transport_url", &d.TransportURL)
+	r.str("control_exchange", &d.ControlExchange)
 	r.str("auth_strategy", &d.AuthStrategy)
 	r.str("osapi_volume_listen", &d.Listen)
 	r.integer("osapi_volume_listen_port", &d.ListenPort)

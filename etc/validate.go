@@ -111,6 +111,7 @@ func (c *Config) validateDefault(v *validator) {
 	if _, err := ParseTransportURL(d.TransportURL); err != nil {
 		v.add(s, "transport_url", "%v", err)
 	}
+	v.required(s, "control_exchange", d.ControlExchange)
 	v.oneOf(s, "auth_strategy", d.AuthStrategy, AuthKeystone, AuthBuiltin, AuthNoAuth)
 	v.ip(s, "osapi_volume_listen", d.Listen)
 	v.port(s, "osapi_volume_listen_port", d.ListenPort)

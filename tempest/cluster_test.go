@@ -45,6 +45,7 @@ func TestDistributedServices(t *testing.T) {
 host = %%s
 state_path = %[1]s
 transport_url = %[2]s
+control_exchange = dlvm-cluster-test-%[8]s
 auth_strategy = keystone
 osapi_volume_listen = 127.0.0.1
 osapi_volume_listen_port = %[3]d
@@ -64,7 +65,8 @@ password = %[7]s
 project_name = service
 [dlvm-1]
 volume_backend_name = dlvm-1
-`, dir, rabbit, api, dbURL, ks, envOr("KEYSTONE_SERVICE_USER", "cinder"), os.Getenv("KEYSTONE_SERVICE_PASS"))
+`, dir, rabbit, api, dbURL, ks, envOr("KEYSTONE_SERVICE_USER", "cinder"), os.Getenv("KEYSTONE_SERVICE_PASS"),
+		fmt.Sprintf("%08x", rand.Uint32()))
 
 	write := func(name, extra string) string {
 		p := filepath.Join(dir, name+".conf")

@@ -72,7 +72,8 @@ func newBus(ctx context.Context, cfg *etc.Config, log *slog.Logger) (rpc.Bus, er
 	if t.Scheme == "inproc" {
 		return rpc.NewInproc(log.With("component", "rpc")), nil
 	}
-	return rpc.DialRabbit(ctx, rpc.RabbitOptions{URLs: amqpURLs(t), Log: log.With("component", "rpc")})
+	return rpc.DialRabbit(ctx, rpc.RabbitOptions{URLs: amqpURLs(t), Exchange: cfg.Default.ControlExchange,
+		Log: log.With("component", "rpc")})
 }
 
 // amqpURLs turns an oslo rabbit:// transport into one amqp:// URL per broker.

@@ -115,10 +115,14 @@ members=$((2 * CONCURRENCY)); admins=$CONCURRENCY
 {
   echo "[DEFAULT]"
   echo "log_file = $WORK/dlvm-service.log"
-  if [ "$MARIADB" = 1 ]; then echo "transport_url = $RABBIT_URL"; fi
-  echo
   if [ "$MARIADB" = 1 ]; then
     DBNAME="dlvm_tempest_$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
+    # The run's own exchange and queues: other dlvm runs on this broker stay apart.
+    echo "transport_url = $RABBIT_URL"
+    echo "control_exchange = $DBNAME"
+  fi
+  echo
+  if [ "$MARIADB" = 1 ]; then
     mysql -h "$MYSQL_HOST" -uroot -e "CREATE DATABASE \`$DBNAME\` CHARACTER SET utf8mb4"
     echo "[database]"
     echo "connection = mysql+pymysql://root@$MYSQL_HOST:3306/$DBNAME"

@@ -33,7 +33,7 @@ func dropQueue(t *testing.T, topic string) {
 		}
 		defer conn.Close()
 		if ch, err := conn.Channel(); err == nil {
-			_, _ = ch.QueueDelete(topic, false, false, false)
+			_, _ = ch.QueueDelete(DefaultExchange+"."+topic, false, false, false)
 		}
 	})
 }

@@ -13,13 +13,16 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// Exchange is the durable topic exchange every dlvm message goes through; each topic is a
-// durable queue bound to it with the topic as routing key, as oslo.messaging does per service.
-const Exchange = "dlvm"
+// DefaultExchange is the durable topic exchange every dlvm message goes through unless
+// RabbitOptions.Exchange ([DEFAULT] control_exchange) names another; each topic is a durable
+// queue "<exchange>.<topic>" bound to it with the topic as routing key, so deployments (or test
+// runs) sharing one broker and vhost stay apart by exchange name.
+const DefaultExchange = "dlvm"
 
 // RabbitOptions configures the RabbitMQ transport.
 type RabbitOptions struct {
 	URLs      []string      // amqp://user:pass@host:port/vhost, tried in order on (re)connect
+	Exchange  string        // control exchange (default DefaultExchange); prefixes the queue names
 	Heartbeat time.Duration // AMQP heartbeat (default 10 s)
 	Log       *slog.Logger
 }
@@ -55,6 +58,9 @@ func DialRabbit(ctx context.Context, opts RabbitOptions) (*Rabbit, error) {
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 10 * time.Second
+	}
+	if opts.Exchange == "" {
+		opts.Exchange = DefaultExchange
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -98,7 +104,7 @@ func (r *Rabbit) setup(conn *amqp.Connection) error {
 	if err != nil {
 		return err
 	}
-	if err := ch.ExchangeDeclare(Exchange, "topic", true, false, false, false, nil); err != nil {
+	if err := ch.ExchangeDeclare(r.opts.Exchange, "topic", true, false, false, false, nil); err != nil {
 		return err
 	}
 	if err := ch.Confirm(false); err != nil {
@@ -138,11 +144,14 @@ func (r *Rabbit) setup(conn *amqp.Connection) error {
 	return nil
 }
 
-func declareQueue(ch *amqp.Channel, topic string) error {
-	if _, err := ch.QueueDeclare(topic, true, false, false, false, amqp.Table{"x-queue-type": "classic"}); err != nil {
+// queue is the durable queue of topic.
+func (r *Rabbit) queue(topic string) string { return r.opts.Exchange + "." + topic }
+
+func (r *Rabbit) declareQueue(ch *amqp.Channel, topic string) error {
+	if _, err := ch.QueueDeclare(r.queue(topic), true, false, false, false, amqp.Table{"x-queue-type": "classic"}); err != nil {
 		return err
 	}
-	return ch.QueueBind(topic, topic, Exchange, false, nil)
+	return ch.QueueBind(r.queue(topic), topic, r.opts.Exchange, false, nil)
 }
 
 // Cast publishes a persistent message and waits for the broker's confirm. On a broken
@@ -178,10 +187,10 @@ func (r *Rabbit) publish(ctx context.Context, ch *amqp.Channel, topic string, bo
 	if ch == nil || ch.IsClosed() {
 		return errors.New("channel closed")
 	}
-	if err := declareQueue(ch, topic); err != nil {
+	if err := r.declareQueue(ch, topic); err != nil {
 		return err
 	}
-	conf, err := ch.PublishWithDeferredConfirmWithContext(ctx, Exchange, topic, true, false, amqp.Publishing{
+	conf, err := ch.PublishWithDeferredConfirmWithContext(ctx, r.opts.Exchange, topic, true, false, amqp.Publishing{
 		ContentType: "application/json", DeliveryMode: amqp.Persistent, Body: body, Timestamp: time.Now(),
 	})
 	if err != nil {
@@ -229,13 +238,13 @@ func (r *Rabbit) consume(conn *amqp.Connection, s *rabbitSub) error {
 	if err != nil {
 		return err
 	}
-	if err := declareQueue(ch, s.topic); err != nil {
+	if err := r.declareQueue(ch, s.topic); err != nil {
 		return err
 	}
 	if err := ch.Qos(consumerParallelism, 0, false); err != nil {
 		return err
 	}
-	deliveries, err := ch.Consume(s.topic, "", false, false, false, false, nil)
+	deliveries, err := ch.Consume(r.queue(s.topic), "", false, false, false, false, nil)
 	if err != nil {
 		return err
 	}

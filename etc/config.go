@@ -207,12 +207,29 @@ type DPVSection struct {
 
 // AllInOneSection is [all_in_one].
 type AllInOneSection struct {
-	DPVCount    int // dpv_count: local dpvs
+	DPVCount    int // dpv_count: local dpvs, dealt to the enabled backends (see DPVsOf)
 	DPVBasePort int // dpv_base_port: first local dpv's agent port; the others follow
 	DPVSizeGB   int // dpv_size_gb: advertised capacity per local dpv; 0 = the filesystem's size
 	// target_base_port: iSCSI portal (and tgtd control) port of the first local dpv's tgtd;
 	// the others follow. tgtd takes control ports up to 32767.
 	TargetBasePort int
+}
+
+// DPVsOf returns how many of the dpv_count local dpvs backend number k (0-based, of n enabled
+// backends) runs: contiguous blocks in enabled_backends order, the first backends taking one
+// more when the count does not divide (5 over 2 backends: dpv-1..3 and dpv-4..5). A backend may
+// get none when there are fewer dpvs than backends.
+func (a AllInOneSection) DPVsOf(k, n int) (first, count int) {
+	if n <= 0 {
+		return 0, 0
+	}
+	per, extra := a.DPVCount/n, a.DPVCount%n
+	first = k*per + min(k, extra)
+	count = per
+	if k < extra {
+		count++
+	}
+	return first, count
 }
 
 // NovaSection is [nova]: credentials for calling Nova (volume extend and attachment events).

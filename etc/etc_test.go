@@ -48,7 +48,9 @@ func TestDefault(t *testing.T) {
 	require.Equal(t, AuthBuiltin, d.AuthStrategy)
 	require.Equal(t, "127.0.0.1", d.Listen)
 	require.Equal(t, 8776, d.ListenPort)
-	require.Equal(t, []string{"dlvm-1"}, d.EnabledBackends)
+	require.Equal(t, []string{"dlvm-1", "dlvm-2"}, d.EnabledBackends)
+	require.Len(t, c.Backends, 2)
+	require.Equal(t, "dlvm-2", c.Backends[1].VolumeBackendName)
 	require.Equal(t, "nova", d.DefaultAvailabilityZone)
 	require.Equal(t, "sqlite:////srv/dlvm/dlvm.sqlite", c.Database.Connection)
 	require.Equal(t, "sqlite", c.Database.Driver())
@@ -57,7 +59,7 @@ func TestDefault(t *testing.T) {
 	require.Equal(t, "dlvm-1", c.DPV.DVG)
 	require.Equal(t, host, c.DPV.Name)
 	require.Equal(t, "http://127.0.0.1:8801", c.DPV.AdvertiseURL)
-	require.Equal(t, AllInOneSection{DPVCount: 3, DPVBasePort: 8801, DPVSizeGB: 100, TargetBasePort: 13261}, c.AllInOne)
+	require.Equal(t, AllInOneSection{DPVCount: 5, DPVBasePort: 8801, DPVSizeGB: 100, TargetBasePort: 13261}, c.AllInOne)
 	require.Len(t, c.BuiltinIdentity.Users, 2)
 	require.Equal(t, IdentityUser{Name: "admin", Password: "admin", Project: "admin",
 		Roles: []string{"admin", "member", "reader"}}, c.BuiltinIdentity.Users[0])
@@ -69,6 +71,8 @@ func TestDefault(t *testing.T) {
 		MaxOverSubscriptionRatio: 20.0, ThinProvisioningSupport: true,
 	}, *b)
 	_, ok = c.Backend("dlvm-2")
+	require.True(t, ok)
+	_, ok = c.Backend("dlvm-3")
 	require.False(t, ok)
 	require.False(t, c.Nova.Configured())
 }
@@ -639,6 +643,15 @@ func TestSampleDefaults(t *testing.T) {
 	require.Empty(t, got.Warnings)
 	want := mustParse(t, "[DEFAULT]\nenabled_backends = dlvm-1\n[dlvm-1]\n"+minimal)
 	require.Equal(t, want, got)
+}
+
+func TestDPVsOf(t *testing.T) {
+	for _, tc := range []struct{ count, n, k, first, got int }{
+		{5, 2, 0, 0, 3}, {5, 2, 1, 3, 2}, {3, 1, 0, 0, 3}, {4, 2, 1, 2, 2}, {1, 2, 1, 1, 0}, {7, 3, 2, 5, 2},
+	} {
+		first, got := AllInOneSection{DPVCount: tc.count}.DPVsOf(tc.k, tc.n)
+		require.Equal(t, [2]int{tc.first, tc.got}, [2]int{first, got}, "%d dpvs, backend %d of %d", tc.count, tc.k, tc.n)
+	}
 }
 
 func TestOptionError(t *testing.T) {

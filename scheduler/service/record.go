@@ -25,7 +25,7 @@ func (s *Service) request(ctx context.Context, v *model.Volume) (scheduler.Reque
 		case err != nil:
 			return req, fmt.Errorf("scheduler: load type %s: %w", v.VolumeTypeID, err)
 		default:
-			req.BackendName = t.ExtraSpecs[model.SpecBackendName]
+			req.ExtraSpecs = t.ExtraSpecs
 		}
 	}
 	src := v.SnapshotID
@@ -97,9 +97,19 @@ func (s *Service) record(ctx context.Context, w *model.Workflow, volID string, p
 			return err
 		}
 		v.DVGID = plan.DVG.ID
-		v.Host = fmt.Sprintf("dlvm@%s#%s", s.opts.Backend, plan.DVG.Name)
+		v.Host = s.hostOf(plan.DVG)
 		return st.UpdateVolume(ctx, v)
 	})
+}
+
+// hostOf is the Cinder host of a volume placed in dvg g: "dlvm@<backend>#<dvg>", the backend
+// being g's volume_backend_name (Options.Backend for a dvg that has none).
+func (s *Service) hostOf(g *model.DVG) string {
+	backend := g.BackendName
+	if backend == "" {
+		backend = s.opts.Backend
+	}
+	return fmt.Sprintf("dlvm@%s#%s", backend, g.Name)
 }
 
 // fail records a placement failure: volume error with the reason, workflow failed. A volume

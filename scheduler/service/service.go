@@ -23,8 +23,9 @@ import (
 type Options struct {
 	// HeartbeatTimeout: a dpv whose last heartbeat is older is not given new legs (default 60 s).
 	HeartbeatTimeout time.Duration
-	// Backend is the backend part of the Cinder host written on placed volumes:
-	// "dlvm@<Backend>#<dvg name>" (default "dlvm").
+	// Backend is the backend part of the Cinder host written on a volume placed in a dvg with
+	// no backend name: "dlvm@<Backend>#<dvg name>" (default "dlvm"). A dvg's own backend
+	// name wins.
 	Backend string
 }
 

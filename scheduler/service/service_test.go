@@ -166,7 +166,7 @@ func testPlaced(t *testing.T, dialect string) {
 	}
 	got := e.getVolume(v.ID)
 	require.Equal(t, "dvg-gold", got.DVGID)
-	require.Equal(t, "dlvm@be1#gold", got.Host)
+	require.Equal(t, "dlvm@dlvm#gold", got.Host) // the dvg's backend name wins over Options.Backend
 	require.Equal(t, model.StatusCreating, got.Status)
 	require.Equal(t, model.WfScheduled, e.workflow(w.ID).State)
 }
@@ -178,7 +178,7 @@ func testNoPlacement(t *testing.T, dialect string) {
 
 	require.NoError(t, e.svc.Schedule(e.ctx, w.ID))
 
-	const reason = "No valid backend was found. 2 mirrors need 2 distinct dpvs with 1 GiB free in availability zone nova for backend dlvm; dvg gold has 1."
+	const reason = "No valid backend was found. 2 mirrors need 2 distinct dpvs with 1 GiB free in availability zone nova; dvg gold has 1."
 	got := e.getVolume(v.ID)
 	require.Equal(t, model.StatusError, got.Status)
 	require.Equal(t, reason, got.ErrorReason)

@@ -20,12 +20,13 @@ type fakeService struct {
 	// The attach methods are not faked: routes that need them are tested against the real
 	// service layer (attachments_test.go); calling one here panics.
 	AttachService
-	mu     sync.Mutex
-	vols   map[string]*model.Volume
-	snaps  map[string]*model.Snapshot
-	types  map[string]*model.VolumeType
-	limits map[string]map[string]int64
-	now    time.Time
+	MessageService // tested against the real service layer (messages_test.go)
+	mu             sync.Mutex
+	vols           map[string]*model.Volume
+	snaps          map[string]*model.Snapshot
+	types          map[string]*model.VolumeType
+	limits         map[string]map[string]int64
+	now            time.Time
 }
 
 func newFakeService() *fakeService {

@@ -84,6 +84,7 @@ type DefaultSection struct {
 	Layout                  LayoutDefaults // dlvm_default_mirrors, _stripes, _stripe_chunk_kib
 	WorkflowSweepInterval   time.Duration  // workflow_sweep_interval: how often unfinished workflows are looked for
 	WorkflowStaleAfter      time.Duration  // workflow_stale_after: a claimed workflow untouched this long is taken over
+	MessageTTL              time.Duration  // message_ttl: how long user messages are kept (Cinder's, default 30 days)
 	DPVHeartbeatInterval    time.Duration  // dpv_heartbeat_interval: how often agents report
 	DPVHeartbeatTimeout     time.Duration  // dpv_heartbeat_timeout: a dpv silent this long is down
 	AgentToken              string         // agent_token: shared secret between managers and dpv agents

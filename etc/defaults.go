@@ -59,6 +59,7 @@ func productionBase() *Config {
 			Layout:                LayoutDefaults{Mirrors: 2, Stripes: 1, StripeChunkKiB: 512},
 			WorkflowSweepInterval: 10 * time.Second,
 			WorkflowStaleAfter:    60 * time.Second,
+			MessageTTL:            2592000 * time.Second,
 			DPVHeartbeatInterval:  5 * time.Second,
 			DPVHeartbeatTimeout:   30 * time.Second,
 		},

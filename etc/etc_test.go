@@ -92,6 +92,7 @@ func TestParseProductionDefaults(t *testing.T) {
 	require.Equal(t, LayoutDefaults{Mirrors: 2, Stripes: 1, StripeChunkKiB: 512}, d.Layout)
 	require.Equal(t, 10*time.Second, d.WorkflowSweepInterval)
 	require.Equal(t, 60*time.Second, d.WorkflowStaleAfter)
+	require.Equal(t, 30*24*time.Hour, d.MessageTTL)
 	require.Equal(t, 5*time.Second, d.DPVHeartbeatInterval)
 	require.Equal(t, 30*time.Second, d.DPVHeartbeatTimeout)
 	require.Equal(t, "mysql", c.Database.Driver())
@@ -136,6 +137,7 @@ dlvm_default_stripes = 4
 dlvm_default_stripe_chunk_kib = 64
 workflow_sweep_interval = 15
 workflow_stale_after = 2m
+message_ttl = 3600
 dpv_heartbeat_interval = 3
 dpv_heartbeat_timeout = 20
 agent_token = s3cr#t;x
@@ -225,7 +227,7 @@ func TestParseFull(t *testing.T) {
 			Quotas: QuotaDefaults{Volumes: 20, Snapshots: 30, Gigabytes: -1, Backups: 0,
 				BackupGigabytes: 500, Groups: 5, PerVolumeSizeLimit: 2048},
 			Layout:                LayoutDefaults{Mirrors: 3, Stripes: 4, StripeChunkKiB: 64},
-			WorkflowSweepInterval: 15 * time.Second, WorkflowStaleAfter: 2 * time.Minute,
+			WorkflowSweepInterval: 15 * time.Second, WorkflowStaleAfter: 2 * time.Minute, MessageTTL: 3600 * time.Second,
 			DPVHeartbeatInterval: 3 * time.Second, DPVHeartbeatTimeout: 20 * time.Second,
 			AgentToken: "s3cr#t;x",
 		},

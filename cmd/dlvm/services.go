@@ -175,6 +175,7 @@ func newManager(d *db.DB, bus rpc.Bus, cfg *etc.Config, log *slog.Logger) (*volu
 	dial := func(p *model.DPV) volume.Agent { return agent.NewClient(p.URL, hc, cfg.Default.AgentToken) }
 	return volume.New(d, bus, dial, volume.Options{
 		Host: cfg.Default.Host, SweepInterval: cfg.Default.WorkflowSweepInterval, StaleAfter: cfg.Default.WorkflowStaleAfter,
+		MessageTTL: cfg.Default.MessageTTL,
 		Connectors: connectorDialer(cfg),
 	}, log.With("component", "volume"))
 }
@@ -184,7 +185,8 @@ func newScheduler(d *db.DB, bus rpc.Bus, cfg *etc.Config, log *slog.Logger) *ser
 	if len(cfg.Backends) > 0 {
 		backend = cfg.Backends[0].VolumeBackendName
 	}
-	return service.New(d, bus, service.Options{HeartbeatTimeout: cfg.Default.DPVHeartbeatTimeout, Backend: backend},
+	return service.New(d, bus, service.Options{HeartbeatTimeout: cfg.Default.DPVHeartbeatTimeout, Backend: backend,
+		MessageTTL: cfg.Default.MessageTTL},
 		log.With("component", "scheduler"))
 }
 

@@ -112,7 +112,8 @@ func (s *Service) hostOf(g *model.DVG) string {
 	return fmt.Sprintf("dlvm@%s#%s", backend, g.Name)
 }
 
-// fail records a placement failure: volume error with the reason, workflow failed. A volume
+// fail records a placement failure: volume error with the reason, workflow failed, and a user
+// message (schedule allocate volume: no backend), all in one transaction. A volume
 // that another scheduler placed or that left creating meanwhile is left alone.
 func (s *Service) fail(ctx context.Context, w *model.Workflow, volID, reason string) error {
 	err := s.db.InTx(ctx, func(st *db.Store) error {
@@ -126,7 +127,14 @@ func (s *Service) fail(ctx context.Context, w *model.Workflow, volID, reason str
 			return err
 		}
 		v.Status, v.ErrorReason = model.StatusError, reason
-		return st.UpdateVolume(ctx, v)
+		if err := st.UpdateVolume(ctx, v); err != nil {
+			return err
+		}
+		// The user message Cinder leaves for a volume no backend can take.
+		m := model.NewMessage(v.ProjectID, model.MsgResourceVolume, v.ID, model.ActionScheduleAllocateVolume,
+			model.DetailNoBackendAvailable, s.now().UTC(), s.opts.MessageTTL)
+		m.ID = uuid.NewString()
+		return st.CreateMessage(ctx, m)
 	})
 	if errors.Is(err, errPlaced) || errors.Is(err, errSettled) {
 		s.log.Info("scheduler: volume settled by another scheduler", "workflow_id", w.ID, "volume_id", volID)

@@ -27,6 +27,9 @@ type Options struct {
 	// no backend name: "dlvm@<Backend>#<dvg name>" (default "dlvm"). A dvg's own backend
 	// name wins.
 	Backend string
+	// MessageTTL is how long the user message of a failed placement is kept (message_ttl;
+	// default model.DefaultMessageTTL).
+	MessageTTL time.Duration
 }
 
 // Service schedules create_volume workflows. Safe for concurrent use; create it with New.

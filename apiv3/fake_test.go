@@ -21,6 +21,7 @@ type fakeService struct {
 	// service layer (attachments_test.go); calling one here panics.
 	AttachService
 	MessageService // tested against the real service layer (messages_test.go)
+	RetypeService  // tested against the real service layer (volume/api retype_test.go)
 	mu             sync.Mutex
 	vols           map[string]*model.Volume
 	snaps          map[string]*model.Snapshot

@@ -281,7 +281,7 @@ func (m *Manager) RunWorkflow(ctx context.Context, id string) error {
 // needsScheduler says whether a workflow waits for leg placement: only a pending create does;
 // every other kind acts on legs that exist and is ready for a manager as soon as it is written.
 func needsScheduler(w *model.Workflow) bool {
-	return w.State == model.WfPending && w.Kind == model.WfCreateVolume
+	return w.State == model.WfPending && (w.Kind == model.WfCreateVolume || w.Kind == model.WfRetypeVolume)
 }
 
 // isTransient says whether a failure may heal by itself (a dpv or the bus unreachable).
@@ -303,6 +303,8 @@ func (m *Manager) steps(w *model.Workflow) stepFunc {
 		return m.createSnapshot
 	case model.WfDeleteSnapshot:
 		return m.deleteSnapshot
+	case model.WfRetypeVolume:
+		return m.retypeVolume
 	case model.WfAttachVolume:
 		return m.attachVolume
 	case model.WfDetachVolume:

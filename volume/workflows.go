@@ -430,6 +430,8 @@ func (m *Manager) rollback(ctx context.Context, w *model.Workflow, cause error, 
 			}
 			return m.failVolume(ctx, s, w, model.StatusErrorExtending, reason)
 		})
+	case model.WfRetypeVolume:
+		return m.rollbackRetype(ctx, w, reason)
 	case model.WfCreateSnapshot, model.WfDeleteSnapshot:
 		if w.Kind == model.WfCreateSnapshot {
 			if err := m.deleteLegs(ctx, w.SnapshotID); err != nil && !errors.Is(err, model.ErrUnavailable) {

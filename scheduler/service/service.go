@@ -80,7 +80,8 @@ var (
 	errSettled = errors.New("volume no longer creating") // failed or deleted meanwhile: nothing to do
 )
 
-// Schedule places the legs of create_volume workflow id. Contract:
+// Schedule places the legs of create_volume workflow id (a retype_volume workflow goes to
+// scheduleRetype, see retype.go). Contract:
 //   - pending: place, then in one transaction create the legs (status creating), set the
 //     volume's DVGID and Host and move the workflow to scheduled; then cast
 //     rpc.MethodRunWorkflow to rpc.TopicVolume.
@@ -100,6 +101,9 @@ func (s *Service) Schedule(ctx context.Context, id string) error {
 		return fmt.Errorf("scheduler: load workflow %s: %w", id, err)
 	}
 	log = log.With("volume_id", w.VolumeID)
+	if w.Kind == model.WfRetypeVolume {
+		return s.scheduleRetype(ctx, w, log)
+	}
 	if w.Kind != model.WfCreateVolume {
 		return model.Errorf(model.ErrInvalid, "scheduler: workflow %s is a %s, not a %s", id, w.Kind, model.WfCreateVolume)
 	}

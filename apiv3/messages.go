@@ -21,6 +21,13 @@ type MessageService interface {
 	DeleteMessage(ctx context.Context, c api.Caller, id string) error
 }
 
+// messageSortKeys are the keys GET /messages sorts by.
+var messageSortKeys = map[string]string{
+	"created_at": "created_at", "id": "id", "event_id": "event_id", "message_level": "message_level",
+	"resource_type": "resource_type", "resource_uuid": "resource_uuid", "request_id": "request_id",
+	"guaranteed_until": "expires_at",
+}
+
 func (h *Handler) messageRoutes(add addFunc, _ Version) {
 	add("GET", "/messages", mvMessages, h.listMessages)
 	add("GET", "/messages/{id}", mvMessages, h.showMessage)
@@ -46,7 +53,7 @@ func messageView(ctx context.Context, m *model.Message) map[string]any {
 func (h *Handler) listMessages(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	q := r.URL.Query()
-	p, err := parseListParams(q)
+	p, err := parseListParamsKeys(q, messageSortKeys)
 	if err != nil {
 		return err
 	}

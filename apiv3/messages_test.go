@@ -43,6 +43,10 @@ func TestMessages(t *testing.T) {
 
 	r = doVer(t, s.srv.URL, "GET", "/v3/"+projA+"/messages?sort=created_at:asc&limit=1", "3.70", nil)
 	require.Equal(t, m0, r.json(t)["messages"].([]any)[0].(map[string]any)["id"])
+	r = doVer(t, s.srv.URL, "GET", "/v3/"+projA+"/messages?sort=resource_uuid:desc", "3.70", nil)
+	require.Equal(t, m1, r.json(t)["messages"].([]any)[0].(map[string]any)["id"])
+	r = doVer(t, s.srv.URL, "GET", "/v3/"+projA+"/messages?sort=size", "3.70", nil)
+	require.Equal(t, http.StatusBadRequest, r.code)
 	r = doVer(t, s.srv.URL, "GET", "/v3/"+projA+"/messages?marker="+m1, "3.70", nil)
 	require.Len(t, r.json(t)["messages"].([]any), 1)
 

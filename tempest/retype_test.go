@@ -2,6 +2,7 @@ package tempest
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumes"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumetypes"
 	"github.com/stretchr/testify/require"
@@ -63,9 +65,10 @@ func TestRetypeMigratesData(t *testing.T) {
 	require.Equal(t, "one-again", v.VolumeType)
 	require.Equal(t, "dlvm@dlvm-1#dlvm-1", v.Host)
 
-	// Another backend without permission to migrate: refused, nothing moves.
-	require.NoError(t, volumes.ChangeType(ctx, c, vol.ID, volumes.ChangeTypeOpts{NewType: "two-striped",
-		MigrationPolicy: volumes.MigrationPolicyNever}).ExtractErr())
+	// Another layout without permission to migrate: refused at once, nothing moves.
+	err := volumes.ChangeType(ctx, c, vol.ID, volumes.ChangeTypeOpts{NewType: "two-striped",
+		MigrationPolicy: volumes.MigrationPolicyNever}).ExtractErr()
+	require.True(t, gophercloud.ResponseCodeIs(err, http.StatusBadRequest), "%v", err)
 	v = waitVolume(t, c, vol.ID, "available")
 	require.Equal(t, "one-again", v.VolumeType)
 

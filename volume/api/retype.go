@@ -16,7 +16,8 @@ import (
 // the same layout (only the type changes), and otherwise, with policy on-demand, places new legs
 // and lets the manager migrate the volume (policy never: the retype fails and the volume goes
 // back to its status, with the reason). Errors: ErrInvalid for a bad policy, the same type, a
-// volume not available or in-use, or one being migrated; ErrNotFound for an unknown volume or
+// volume not available or in-use, or one being migrated, and for a new layout with policy never
+// or on an attached volume (known here, unlike the backend question); ErrNotFound for an unknown volume or
 // type; a QuotaError when the new type's per-type quota is exceeded.
 func (a *API) RetypeVolume(ctx context.Context, c Caller, id, newType, policy string) error {
 	if policy == "" {
@@ -47,6 +48,15 @@ func (a *API) RetypeVolume(ctx context.Context, c Caller, id, newType, policy st
 		}
 		if v.VolumeTypeID == vt.ID {
 			return model.Errorf(model.ErrInvalid, "Invalid input received: New volume type must be different from the original.")
+		}
+		if lay != v.Layout {
+			// A new layout means new legs: only a migration can do that, and only detached.
+			if policy == model.MigrationNever {
+				return model.Errorf(model.ErrInvalid, "Invalid input received: Volume type %s has another layout (dlvm:mirrors, dlvm:stripes, dlvm:stripe_chunk_kib); changing it needs migration_policy on-demand.", vt.Name)
+			}
+			if v.Status != model.StatusAvailable {
+				return model.Errorf(model.ErrInvalid, "Invalid volume: Volume type %s has another layout, which needs a migration, and an attached volume cannot be migrated.", vt.Name)
+			}
 		}
 		limits, err := a.effectiveLimits(ctx, s, v.ProjectID)
 		if err != nil {

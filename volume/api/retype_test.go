@@ -36,6 +36,15 @@ func TestRetypeVolume(t *testing.T) {
 		})
 	}
 	requireKind(t, e.api.RetypeVolume(e.ctx, bob, v.ID, "gold", "never"), model.ErrNotFound)
+	t.Run("a new layout needs on-demand", func(t *testing.T) {
+		e.setStatus(v.ID, model.StatusAvailable)
+		err := e.api.RetypeVolume(e.ctx, alice, v.ID, "gold", "never")
+		requireKind(t, err, model.ErrInvalid)
+		require.Contains(t, model.UserMessage(err), "needs migration_policy on-demand")
+		e.setStatus(v.ID, model.StatusInUse)
+		requireKind(t, e.api.RetypeVolume(e.ctx, alice, v.ID, "gold", "on-demand"), model.ErrInvalid)
+		require.Empty(t, e.workflows(v.ID)[1:])
+	})
 
 	t.Run("accepted: retyping and a workflow for the scheduler", func(t *testing.T) {
 		e.setStatus(v.ID, model.StatusAvailable)

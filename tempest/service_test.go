@@ -122,7 +122,7 @@ func startService(t *testing.T) *service {
 			t.Logf("dlvm log:\n%s", tail(string(b), 60))
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get(s.apiURL + "/")
 		if err == nil {
@@ -133,7 +133,7 @@ func startService(t *testing.T) *service {
 		}
 		if time.Now().After(deadline) {
 			b, _ := os.ReadFile(filepath.Join(dir, "dlvm.log"))
-			t.Fatalf("dlvm did not come up in 30 s:\n%s", tail(string(b), 60))
+			t.Fatalf("dlvm did not come up in 60 s:\n%s", tail(string(b), 60))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -22,7 +22,9 @@ type fakeService struct {
 	AttachService
 	// AdminService: the admin routes are tested against the real service layer (admin_test.go).
 	AdminService
-	groupsUnfaked // groups, group types and transfers: tested against the real service (groups_test.go)
+	groupsUnfaked  // groups, group types and transfers: tested against the real service (groups_test.go)
+	MessageService // tested against the real service layer (messages_test.go)
+	RetypeService  // tested against the real service layer (volume/api retype_test.go)
 
 	mu     sync.Mutex
 	vols   map[string]*model.Volume

@@ -27,6 +27,8 @@ type Service interface {
 	GroupTypeService
 	GroupService
 	TransferService
+	MessageService
+	RetypeService
 	CreateVolume(ctx context.Context, c api.Caller, req api.CreateVolumeRequest) (*model.Volume, error)
 	GetVolume(ctx context.Context, c api.Caller, id string) (*model.Volume, error)
 	ListVolumes(ctx context.Context, c api.Caller, q db.VolumeQuery, allTenants bool) ([]*model.Volume, error)
@@ -260,6 +262,7 @@ func (h *Handler) routes() *mux.Router {
 	h.attachmentRoutes(add)
 	h.adminRoutes(add, v30)
 	h.groupRoutes(add, v30)
+	h.messageRoutes(add, v30)
 	return m
 }
 

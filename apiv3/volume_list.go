@@ -30,6 +30,12 @@ var sortKeys = map[string]string{
 
 // parseListParams reads limit, marker, offset, sort=k1:dir,k2 and the legacy sort_key/sort_dir.
 func parseListParams(q map[string][]string) (listParams, error) {
+	return parseListParamsKeys(q, sortKeys)
+}
+
+// parseListParamsKeys is parseListParams with the collection's own sort keys (API key -> the
+// repository's key).
+func parseListParamsKeys(q map[string][]string, sortKeys map[string]string) (listParams, error) {
 	get := func(k string) string {
 		if v := q[k]; len(v) > 0 {
 			return v[0]

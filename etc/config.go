@@ -85,6 +85,7 @@ type DefaultSection struct {
 	Layout                  LayoutDefaults // dlvm_default_mirrors, _stripes, _stripe_chunk_kib
 	WorkflowSweepInterval   time.Duration  // workflow_sweep_interval: how often unfinished workflows are looked for
 	WorkflowStaleAfter      time.Duration  // workflow_stale_after: a claimed workflow untouched this long is taken over
+	MessageTTL              time.Duration  // message_ttl: how long user messages are kept (Cinder's, default 30 days)
 	DPVHeartbeatInterval    time.Duration  // dpv_heartbeat_interval: how often agents report
 	DPVHeartbeatTimeout     time.Duration  // dpv_heartbeat_timeout: a dpv silent this long is down
 	ReportInterval          time.Duration  // report_interval: how often services heartbeat their os-services row
@@ -210,12 +211,29 @@ type DPVSection struct {
 
 // AllInOneSection is [all_in_one].
 type AllInOneSection struct {
-	DPVCount    int // dpv_count: local dpvs
+	DPVCount    int // dpv_count: local dpvs, dealt to the enabled backends (see DPVsOf)
 	DPVBasePort int // dpv_base_port: first local dpv's agent port; the others follow
 	DPVSizeGB   int // dpv_size_gb: advertised capacity per local dpv; 0 = the filesystem's size
 	// target_base_port: iSCSI portal (and tgtd control) port of the first local dpv's tgtd;
 	// the others follow. tgtd takes control ports up to 32767.
 	TargetBasePort int
+}
+
+// DPVsOf returns how many of the dpv_count local dpvs backend number k (0-based, of n enabled
+// backends) runs: contiguous blocks in enabled_backends order, the first backends taking one
+// more when the count does not divide (5 over 2 backends: dpv-1..3 and dpv-4..5). A backend may
+// get none when there are fewer dpvs than backends.
+func (a AllInOneSection) DPVsOf(k, n int) (first, count int) {
+	if n <= 0 {
+		return 0, 0
+	}
+	per, extra := a.DPVCount/n, a.DPVCount%n
+	first = k*per + min(k, extra)
+	count = per
+	if k < extra {
+		count++
+	}
+	return first, count
 }
 
 // NovaSection is [nova]: credentials for calling Nova (volume extend and attachment events).

@@ -11,12 +11,17 @@ import (
 // DefaultStatePath is [DEFAULT] state_path outside the all-in-one mode.
 const DefaultStatePath = "/var/lib/dlvm"
 
-// DefaultBackend is the backend section the all-in-one mode enables.
+// DefaultBackend is the first backend section the all-in-one mode enables.
 const DefaultBackend = "dlvm-1"
+
+// AllInOneBackends are the backend sections the all-in-one mode enables: two backends, so
+// multi-backend scheduling, retype and migration between backends work out of the box.
+var AllInOneBackends = []string{DefaultBackend, "dlvm-2"}
 
 // Default returns the configuration `dlvm all-in-one` runs on when given no file: state under
 // dataDir (which should be absolute), SQLite at dataDir/dlvm.sqlite, the in-process bus, the
-// built-in identity, the API on 127.0.0.1 and one backend, dlvm-1. Derived options
+// built-in identity, the API on 127.0.0.1 and two backends, dlvm-1 and dlvm-2 (the local dpvs
+// are dealt to them, see AllInOneSection.DPVsOf). Derived options
 // (key_file, pool_dir, availability zones, ...) are filled in. It passes Validate when dataDir is
 // absolute.
 func Default(dataDir string) *Config {
@@ -55,6 +60,7 @@ func productionBase() *Config {
 			Layout:                LayoutDefaults{Mirrors: 2, Stripes: 1, StripeChunkKiB: 512},
 			WorkflowSweepInterval: 10 * time.Second,
 			WorkflowStaleAfter:    60 * time.Second,
+			MessageTTL:            2592000 * time.Second,
 			DPVHeartbeatInterval:  5 * time.Second,
 			DPVHeartbeatTimeout:   30 * time.Second,
 			ReportInterval:        10 * time.Second,
@@ -84,7 +90,7 @@ func productionBase() *Config {
 			TargetPort:        3260,
 			ISCSITargetPrefix: "iqn.2010-10.org.openstack:",
 		},
-		AllInOne: AllInOneSection{DPVCount: 3, DPVBasePort: 8801, DPVSizeGB: 100, TargetBasePort: 13261},
+		AllInOne: AllInOneSection{DPVCount: 5, DPVBasePort: 8801, DPVSizeGB: 100, TargetBasePort: 13261},
 		Nova: NovaSection{
 			UserDomainName:    "Default",
 			ProjectDomainName: "Default",
@@ -99,9 +105,11 @@ func allInOneBase(dataDir string) *Config {
 	c.Default.StatePath = dataDir
 	c.Default.AuthStrategy = AuthBuiltin
 	c.Default.Listen = "127.0.0.1"
-	c.Default.EnabledBackends = []string{DefaultBackend}
+	c.Default.EnabledBackends = append([]string(nil), AllInOneBackends...)
 	c.Database.Connection = "sqlite:///" + filepath.Join(dataDir, "dlvm.sqlite")
-	c.Backends = []BackendSection{newBackend(DefaultBackend)}
+	for _, b := range AllInOneBackends {
+		c.Backends = append(c.Backends, newBackend(b))
+	}
 	return c
 }
 

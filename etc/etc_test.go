@@ -48,7 +48,9 @@ func TestDefault(t *testing.T) {
 	require.Equal(t, AuthBuiltin, d.AuthStrategy)
 	require.Equal(t, "127.0.0.1", d.Listen)
 	require.Equal(t, 8776, d.ListenPort)
-	require.Equal(t, []string{"dlvm-1"}, d.EnabledBackends)
+	require.Equal(t, []string{"dlvm-1", "dlvm-2"}, d.EnabledBackends)
+	require.Len(t, c.Backends, 2)
+	require.Equal(t, "dlvm-2", c.Backends[1].VolumeBackendName)
 	require.Equal(t, "nova", d.DefaultAvailabilityZone)
 	require.Equal(t, "sqlite:////srv/dlvm/dlvm.sqlite", c.Database.Connection)
 	require.Equal(t, "sqlite", c.Database.Driver())
@@ -57,7 +59,7 @@ func TestDefault(t *testing.T) {
 	require.Equal(t, "dlvm-1", c.DPV.DVG)
 	require.Equal(t, host, c.DPV.Name)
 	require.Equal(t, "http://127.0.0.1:8801", c.DPV.AdvertiseURL)
-	require.Equal(t, AllInOneSection{DPVCount: 3, DPVBasePort: 8801, DPVSizeGB: 100, TargetBasePort: 13261}, c.AllInOne)
+	require.Equal(t, AllInOneSection{DPVCount: 5, DPVBasePort: 8801, DPVSizeGB: 100, TargetBasePort: 13261}, c.AllInOne)
 	require.Len(t, c.BuiltinIdentity.Users, 2)
 	require.Equal(t, IdentityUser{Name: "admin", Password: "admin", Project: "admin",
 		Roles: []string{"admin", "member", "reader"}}, c.BuiltinIdentity.Users[0])
@@ -69,6 +71,8 @@ func TestDefault(t *testing.T) {
 		MaxOverSubscriptionRatio: 20.0, ThinProvisioningSupport: true,
 	}, *b)
 	_, ok = c.Backend("dlvm-2")
+	require.True(t, ok)
+	_, ok = c.Backend("dlvm-3")
 	require.False(t, ok)
 	require.False(t, c.Nova.Configured())
 }
@@ -88,6 +92,7 @@ func TestParseProductionDefaults(t *testing.T) {
 	require.Equal(t, LayoutDefaults{Mirrors: 2, Stripes: 1, StripeChunkKiB: 512}, d.Layout)
 	require.Equal(t, 10*time.Second, d.WorkflowSweepInterval)
 	require.Equal(t, 60*time.Second, d.WorkflowStaleAfter)
+	require.Equal(t, 30*24*time.Hour, d.MessageTTL)
 	require.Equal(t, 5*time.Second, d.DPVHeartbeatInterval)
 	require.Equal(t, 30*time.Second, d.DPVHeartbeatTimeout)
 	require.Equal(t, "mysql", c.Database.Driver())
@@ -133,6 +138,7 @@ dlvm_default_stripes = 4
 dlvm_default_stripe_chunk_kib = 64
 workflow_sweep_interval = 15
 workflow_stale_after = 2m
+message_ttl = 3600
 dpv_heartbeat_interval = 3
 dpv_heartbeat_timeout = 20
 report_interval = 5
@@ -224,7 +230,7 @@ func TestParseFull(t *testing.T) {
 			Quotas: QuotaDefaults{Volumes: 20, Snapshots: 30, Gigabytes: -1, Backups: 0,
 				BackupGigabytes: 500, Groups: 5, PerVolumeSizeLimit: 2048},
 			Layout:                LayoutDefaults{Mirrors: 3, Stripes: 4, StripeChunkKiB: 64},
-			WorkflowSweepInterval: 15 * time.Second, WorkflowStaleAfter: 2 * time.Minute,
+			WorkflowSweepInterval: 15 * time.Second, WorkflowStaleAfter: 2 * time.Minute, MessageTTL: 3600 * time.Second,
 			DPVHeartbeatInterval: 3 * time.Second, DPVHeartbeatTimeout: 20 * time.Second,
 			ReportInterval: 5 * time.Second, ServiceDownTime: 45 * time.Second,
 			AgentToken: "s3cr#t;x",
@@ -645,6 +651,15 @@ func TestSampleDefaults(t *testing.T) {
 	require.Empty(t, got.Warnings)
 	want := mustParse(t, "[DEFAULT]\nenabled_backends = dlvm-1\n[dlvm-1]\n"+minimal)
 	require.Equal(t, want, got)
+}
+
+func TestDPVsOf(t *testing.T) {
+	for _, tc := range []struct{ count, n, k, first, got int }{
+		{5, 2, 0, 0, 3}, {5, 2, 1, 3, 2}, {3, 1, 0, 0, 3}, {4, 2, 1, 2, 2}, {1, 2, 1, 1, 0}, {7, 3, 2, 5, 2},
+	} {
+		first, got := AllInOneSection{DPVCount: tc.count}.DPVsOf(tc.k, tc.n)
+		require.Equal(t, [2]int{tc.first, tc.got}, [2]int{first, got}, "%d dpvs, backend %d of %d", tc.count, tc.k, tc.n)
+	}
 }
 
 func TestOptionError(t *testing.T) {

@@ -182,6 +182,7 @@ func (p *parser) read(c *Config) {
 	r.integer("dlvm_default_stripe_chunk_kib", &d.Layout.StripeChunkKiB)
 	r.duration("workflow_sweep_interval", &d.WorkflowSweepInterval)
 	r.duration("workflow_stale_after", &d.WorkflowStaleAfter)
+	r.duration("message_ttl", &d.MessageTTL)
 	r.duration("dpv_heartbeat_interval", &d.DPVHeartbeatInterval)
 	r.duration("dpv_heartbeat_timeout", &d.DPVHeartbeatTimeout)
 	r.duration("report_interval", &d.ReportInterval)

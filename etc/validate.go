@@ -172,6 +172,7 @@ func (c *Config) validateDefault(v *validator) {
 
 	v.positive(s, "workflow_sweep_interval", d.WorkflowSweepInterval)
 	v.positive(s, "workflow_stale_after", d.WorkflowStaleAfter)
+	v.positive(s, "message_ttl", d.MessageTTL)
 	if d.WorkflowSweepInterval > 0 && d.WorkflowStaleAfter > 0 && d.WorkflowStaleAfter <= d.WorkflowSweepInterval {
 		v.add(s, "workflow_stale_after", "must be longer than workflow_sweep_interval (%s <= %s)",
 			secs(d.WorkflowStaleAfter), secs(d.WorkflowSweepInterval))

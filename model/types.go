@@ -126,6 +126,15 @@ const (
 	SpecBackendName = "volume_backend_name"
 )
 
+// Capability values every dlvm pool reports (get_pools) and the scheduler matches extra specs
+// against.
+const (
+	VendorName              = "dlvm"
+	StorageProtocol         = "iSCSI"
+	DriverVersion           = "1.0"
+	DefaultOverSubscription = 20.0 // Cinder's max_over_subscription_ratio default
+)
+
 // Quota resource names.
 const (
 	ResVolumes           = "volumes"

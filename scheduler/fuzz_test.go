@@ -33,7 +33,8 @@ func FuzzPlace(f *testing.F) {
 			}
 			require.ErrorIs(t, err, model.ErrNoPlacement)
 			require.NotEmpty(t, model.UserMessage(err))
-			for _, g := range filterDVGs(req, st.DVGs) {
+			eligible, _ := filterSpecs(req, st, filterDVGs(req, st.DVGs))
+			for _, g := range eligible {
 				require.False(t, feasible(g, st, req), "Place gave up but dvg %s can hold the legs: %v", g.Name, err)
 			}
 			return
@@ -76,6 +77,14 @@ func randomInput(rng *rand.Rand, nDVG, nDPV, stripes, mirrors, size int, clone b
 	}
 	if rng.IntN(3) == 0 {
 		req.BackendName = "fast"
+	}
+	switch rng.IntN(6) {
+	case 0:
+		req.ExtraSpecs = map[string]string{"capabilities:volume_backend_name": "<or> fast <or> slow", "dlvm:mirrors": "9"}
+	case 1:
+		req.ExtraSpecs = map[string]string{"volume_backend_name": "slow", "thin_provisioning_support": "<is> True"}
+	case 2:
+		req.ExtraSpecs = map[string]string{"free_capacity_gb": fmt.Sprintf(">= %d", rng.IntN(300))}
 	}
 	if rng.IntN(4) == 0 && nDVG > 0 {
 		req.DVGID = fmt.Sprintf("g%d", rng.IntN(nDVG))
@@ -132,6 +141,7 @@ func checkPlan(t *testing.T, st State, req Request, plan *Plan) {
 	l := req.Layout
 	require.NotNil(t, plan.DVG)
 	require.Contains(t, filterDVGs(req, st.DVGs), plan.DVG)
+	require.Empty(t, MatchSpecs(req.ExtraSpecs, CapabilitiesOf(plan.DVG, st)), "plan's dvg fails the extra specs")
 	require.Len(t, plan.Legs, l.Legs())
 	leg := l.LegSize(req.SizeGiB)
 	free := room(plan.DVG, st)

@@ -145,6 +145,32 @@ func TestPlace(t *testing.T) {
 		want: `dvg silver
 		       g0m0 x 1073741824`,
 	}, {
+		name: "extra spec volume_backend_name picks the backend",
+		st: state([]*model.DVG{vg("gold", backend("fast")), vg("silver", backend("slow"))},
+			[]*model.DPV{dpv("a", "gold", 900), dpv("x", "silver", 100)}, nil),
+		req: withReq(nova(1, layout(1, 1)), func(r *Request) {
+			r.ExtraSpecs = map[string]string{"capabilities:volume_backend_name": "slow", "dlvm:mirrors": "1"}
+		}),
+		want: `dvg silver
+		       g0m0 x 1073741824`,
+	}, {
+		name: "extra spec <or> and a capacity comparison",
+		st: state([]*model.DVG{vg("gold", backend("fast")), vg("silver", backend("slow")), vg("tin", backend("cheap"))},
+			[]*model.DPV{dpv("a", "gold", 900), dpv("x", "silver", 100), dpv("t", "tin", 50)}, nil),
+		req: withReq(nova(1, layout(1, 1)), func(r *Request) {
+			r.ExtraSpecs = map[string]string{"volume_backend_name": "<or> slow <or> cheap", "free_capacity_gb": ">= 60"}
+		}),
+		want: `dvg silver
+		       g0m0 x 1073741824`,
+	}, {
+		name: "no dvg satisfies the extra specs",
+		st: state([]*model.DVG{vg("gold"), vg("silver")},
+			[]*model.DPV{dpv("a", "gold", 900), dpv("x", "silver", 100)}, nil),
+		req: withReq(nova(1, layout(1, 1)), func(r *Request) {
+			r.ExtraSpecs = map[string]string{"vendor_name": "acme", "storage_protocol": "iSCSI"}
+		}),
+		want: `error: no valid placement: No valid backend was found. No dvg in availability zone nova matches the volume type's extra specs (dvg gold: vendor_name=acme, dvg silver: vendor_name=acme).`,
+	}, {
 		name: "forced dvg",
 		st: state([]*model.DVG{vg("gold"), vg("silver")},
 			[]*model.DPV{dpv("a", "gold", 900), dpv("x", "silver", 100)}, nil),

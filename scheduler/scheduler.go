@@ -43,6 +43,9 @@ type Request struct {
 	AvailabilityZone string // "" = any
 	BackendName      string // the type's volume_backend_name; "" = any
 	DVGID            string // forced dvg; "" = any
+	// ExtraSpecs are the volume type's extra specs, matched against each dvg's Capabilities as
+	// Cinder's CapabilitiesFilter does (see MatchSpecs); nil = no requirement.
+	ExtraSpecs map[string]string
 	// SourceLegs are the legs of the clone source (snapshot or volume) with Group, Mirror and
 	// DPVID set; nil when the volume starts empty.
 	SourceLegs []*model.Leg
@@ -87,6 +90,11 @@ func Place(req Request, st State) (*Plan, error) {
 	dvgs := filterDVGs(req, st.DVGs)
 	if len(dvgs) == 0 {
 		return nil, model.Errorf(model.ErrNoPlacement, "No valid backend was found. %s", noDVGReason(req, st.DVGs))
+	}
+	dvgs, failed := filterSpecs(req, st, dvgs)
+	if len(dvgs) == 0 {
+		return nil, model.Errorf(model.ErrNoPlacement, "No valid backend was found. %s matches the volume type's extra specs (%s).",
+			strings.TrimSpace("No dvg "+scopeText(req, st.DVGs)), failed)
 	}
 	pins := sourcePins(req)
 
@@ -140,6 +148,24 @@ func filterDVGs(req Request, all []*model.DVG) []*model.DVG {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
 	})
 	return out
+}
+
+// filterSpecs keeps the dvgs whose capabilities satisfy req.ExtraSpecs. When none does, it
+// returns the failing specs, one per dvg, for the reason ("dvg gold: vendor_name=acme").
+func filterSpecs(req Request, st State, dvgs []*model.DVG) ([]*model.DVG, string) {
+	if len(req.ExtraSpecs) == 0 {
+		return dvgs, ""
+	}
+	var out []*model.DVG
+	var fails []string
+	for _, g := range dvgs {
+		if key := MatchSpecs(req.ExtraSpecs, CapabilitiesOf(g, st)); key != "" {
+			fails = append(fails, "dvg "+g.Name+": "+specText(key, req.ExtraSpecs))
+			continue
+		}
+		out = append(out, g)
+	}
+	return out, strings.Join(fails, ", ")
 }
 
 // sourcePins maps (group, mirror) to the source leg's dpv, when the source has exactly the

@@ -83,6 +83,10 @@ func binary(t *testing.T) string {
 	return out
 }
 
+// allInOneDPVs is the all-in-one's default dpv_count (dpv-1..3 in backend dlvm-1, dpv-4..5 in
+// dlvm-2); each needs an agent port and a tgtd port.
+const allInOneDPVs = 5
+
 // startService runs `dlvm all-in-one` on a fresh data dir and free ports, waits until its API
 // answers and its openrc exists, and stops it (SIGTERM) when the test ends.
 func startService(t *testing.T) *service {
@@ -90,11 +94,11 @@ func startService(t *testing.T) *service {
 	bin := binary(t)
 	dir := t.TempDir()
 	api, id, dpv := freePort(t), freePort(t), freePort(t)
-	for dpv+3 > 65535 {
+	for dpv+allInOneDPVs > 65535 {
 		dpv = freePort(t)
 	}
 	s := &service{dataDir: dir, apiURL: fmt.Sprintf("http://127.0.0.1:%d", api), authURL: fmt.Sprintf("http://127.0.0.1:%d/v3", id),
-		tgtBase: freeTgtPort(t, 3), connPort: freePort(t)}
+		tgtBase: freeTgtPort(t, allInOneDPVs), connPort: freePort(t)}
 	logf, err := os.Create(filepath.Join(dir, "dlvm.log"))
 	require.NoError(t, err)
 	s.cmd = exec.Command(bin, "all-in-one", "--data-dir", dir, "--api-port", fmt.Sprint(api),
@@ -118,7 +122,7 @@ func startService(t *testing.T) *service {
 			t.Logf("dlvm log:\n%s", tail(string(b), 60))
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get(s.apiURL + "/")
 		if err == nil {
@@ -129,7 +133,7 @@ func startService(t *testing.T) *service {
 		}
 		if time.Now().After(deadline) {
 			b, _ := os.ReadFile(filepath.Join(dir, "dlvm.log"))
-			t.Fatalf("dlvm did not come up in 30 s:\n%s", tail(string(b), 60))
+			t.Fatalf("dlvm did not come up in 60 s:\n%s", tail(string(b), 60))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

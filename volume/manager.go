@@ -63,6 +63,9 @@ type Options struct {
 	// Connectors dials compute hosts' connector daemons (attach of multi-leg volumes); nil
 	// makes such attaches fail with a clear error.
 	Connectors ConnectorDialer
+	// MessageTTL is how long a user message of a failed workflow is kept (message_ttl; default
+	// model.DefaultMessageTTL). Expired messages are deleted by the sweep.
+	MessageTTL time.Duration
 }
 
 // Manager runs workflows. Create one per process with New, then Run.
@@ -178,6 +181,11 @@ func (m *Manager) RecordHeartbeat(ctx context.Context, hb rpc.DPVHeartbeat) erro
 // the scheduler again (a lost message heals); scheduled or running ones that are unowned, owned
 // by this host (resume after restart, when startup is true) or stale are run.
 func (m *Manager) Sweep(ctx context.Context, startup bool) {
+	if n, err := m.db.Store().DeleteExpiredMessages(ctx, time.Now()); err != nil {
+		m.log.Error("sweep: delete expired messages", "err", err)
+	} else if n > 0 {
+		m.log.Info("sweep: deleted expired user messages", "count", n)
+	}
 	wfs, err := m.db.Store().ListUnfinishedWorkflows(ctx)
 	if err != nil {
 		m.log.Error("sweep: list workflows", "err", err)
@@ -273,7 +281,7 @@ func (m *Manager) RunWorkflow(ctx context.Context, id string) error {
 // needsScheduler says whether a workflow waits for leg placement: only a pending create does;
 // every other kind acts on legs that exist and is ready for a manager as soon as it is written.
 func needsScheduler(w *model.Workflow) bool {
-	return w.State == model.WfPending && w.Kind == model.WfCreateVolume
+	return w.State == model.WfPending && (w.Kind == model.WfCreateVolume || w.Kind == model.WfRetypeVolume)
 }
 
 // isTransient says whether a failure may heal by itself (a dpv or the bus unreachable).
@@ -295,6 +303,8 @@ func (m *Manager) steps(w *model.Workflow) stepFunc {
 		return m.createSnapshot
 	case model.WfDeleteSnapshot:
 		return m.deleteSnapshot
+	case model.WfRetypeVolume:
+		return m.retypeVolume
 	case model.WfAttachVolume:
 		return m.attachVolume
 	case model.WfDetachVolume:

@@ -428,6 +428,23 @@ func testRollback(t *testing.T, dialect string) {
 	require.Contains(t, v.ErrorReason, "pool full")
 	require.Empty(t, r.dpvs["dpv-a"].legs, "the leg created before the failure was removed")
 	require.Empty(t, r.legs("v1"))
+	msgs, err := r.db.Store().ListMessages(context.Background(), db.MessageQuery{ResourceUUID: "v1"})
+	require.NoError(t, err)
+	require.Len(t, msgs, 1, "the failed create leaves a user message")
+	require.Equal(t, "VOLUME_VOLUME_008_012", msgs[0].EventID)
+	require.Equal(t, "create volume from backend storage: Driver failed to create the volume.", msgs[0].UserMessage)
+	require.Equal(t, testProject, msgs[0].ProjectID)
+
+	// The sweep reaps expired messages and keeps the others.
+	old := model.NewMessage(testProject, model.MsgResourceVolume, "v-old", model.ActionExtendVolume,
+		model.DetailDriverFailedExtend, time.Now().Add(-2*time.Hour), time.Hour)
+	old.ID = "m-old"
+	require.NoError(t, r.db.Store().CreateMessage(context.Background(), old))
+	r.m.Sweep(context.Background(), false)
+	_, err = r.db.Store().GetMessage(context.Background(), "m-old")
+	require.ErrorIs(t, err, model.ErrNotFound, "expired: reaped")
+	_, err = r.db.Store().GetMessage(context.Background(), msgs[0].ID)
+	require.NoError(t, err, "not expired: kept")
 }
 
 func testExtendDelete(t *testing.T, dialect string) {

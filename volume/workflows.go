@@ -419,6 +419,9 @@ func (m *Manager) rollback(ctx context.Context, w *model.Workflow, cause error, 
 			return err
 		}
 		return m.db.InTx(ctx, func(s *db.Store) error {
+			if err := m.volumeMessage(ctx, s, w.VolumeID, model.ActionCreateVolumeFromBackend, model.DetailDriverFailedCreate); err != nil {
+				return err
+			}
 			return m.failVolume(ctx, s, w, model.StatusError, reason)
 		})
 	case model.WfDeleteVolume:
@@ -438,8 +441,13 @@ func (m *Manager) rollback(ctx context.Context, w *model.Workflow, cause error, 
 					return err
 				}
 			}
+			if err := m.volumeMessage(ctx, s, v.ID, model.ActionExtendVolume, model.DetailDriverFailedExtend); err != nil {
+				return err
+			}
 			return m.failVolume(ctx, s, w, model.StatusErrorExtending, reason)
 		})
+	case model.WfRetypeVolume:
+		return m.rollbackRetype(ctx, w, reason)
 	case model.WfCreateSnapshot, model.WfDeleteSnapshot:
 		if w.Kind == model.WfCreateSnapshot {
 			if err := m.deleteLegs(ctx, w.SnapshotID); err != nil && !errors.Is(err, model.ErrUnavailable) {
@@ -461,6 +469,13 @@ func (m *Manager) rollback(ctx context.Context, w *model.Workflow, cause error, 
 				if err := groupMemberDone(ctx, s, "", sn.GroupSnapshotID); err != nil {
 					return err
 				}
+				action, detail := model.ActionSnapshotCreate, model.DetailSnapshotCreateError
+				if w.Kind == model.WfDeleteSnapshot {
+					action, detail = model.ActionSnapshotDelete, model.DetailSnapshotDeleteError
+				}
+				if err := m.addMessage(ctx, s, sn.ProjectID, model.MsgResourceSnapshot, sn.ID, action, detail); err != nil {
+					return err
+				}
 			} else if !errors.Is(err, model.ErrNotFound) {
 				return err
 			}
@@ -468,6 +483,25 @@ func (m *Manager) rollback(ctx context.Context, w *model.Workflow, cause error, 
 		})
 	}
 	return st.UpdateWorkflow(ctx, w)
+}
+
+// volumeMessage leaves the user message of a failed workflow on volume id (nothing when the
+// volume is gone).
+func (m *Manager) volumeMessage(ctx context.Context, s *db.Store, id string, action model.MsgAction, detail model.MsgDetail) error {
+	v, err := s.GetVolume(ctx, id)
+	if errors.Is(err, model.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return m.addMessage(ctx, s, v.ProjectID, model.MsgResourceVolume, v.ID, action, detail)
+}
+
+// addMessage writes a user message (Cinder's message API) in the caller's transaction.
+func (m *Manager) addMessage(ctx context.Context, s *db.Store, project, resourceType, id string, action model.MsgAction, detail model.MsgDetail) error {
+	msg := model.NewMessage(project, resourceType, id, action, detail, time.Now().UTC(), m.opts.MessageTTL)
+	msg.ID = uuid.NewString()
+	return s.CreateMessage(ctx, msg)
 }
 
 func (m *Manager) failVolume(ctx context.Context, s *db.Store, w *model.Workflow, status, reason string) error {

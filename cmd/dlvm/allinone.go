@@ -166,11 +166,10 @@ func allInOne(ctx context.Context, cfg *etc.Config, dir string, connectorPort in
 	start("service heartbeats", func() error {
 		return heartbeat(svcCtx, d, cfg, append(schedulerRows(cfg), volumeRows(cfg)...), log)
 	})
-	backend := cfg.Backends[0].Name
 	for i := 0; i < cfg.AllInOne.DPVCount; i++ {
 		s := cfg.DPV
 		s.Name = fmt.Sprintf("dpv-%d", i+1)
-		s.DVG = backend
+		s.DVG = localBackend(cfg, i)
 		s.Port = cfg.AllInOne.DPVBasePort + i
 		s.PoolDir = filepath.Join(dir, s.Name)
 		s.PoolType = etc.PoolFile
@@ -224,6 +223,18 @@ func allInOne(ctx context.Context, cfg *etc.Config, dir string, connectorPort in
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// localBackend is the backend section local dpv i (0-based) joins: the dpvs are dealt to the
+// enabled backends in contiguous blocks (etc.AllInOneSection.DPVsOf).
+func localBackend(cfg *etc.Config, i int) string {
+	n := len(cfg.Backends)
+	for k := range n {
+		if first, count := cfg.AllInOne.DPVsOf(k, n); i >= first && i < first+count {
+			return cfg.Backends[k].Name
+		}
+	}
+	return cfg.Backends[0].Name
 }
 
 // waitDPVs waits until n dpvs have sent a heartbeat since it was called (rows of an earlier run

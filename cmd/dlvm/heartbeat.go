@@ -27,14 +27,21 @@ func schedulerRows(cfg *etc.Config) []serviceRow {
 	return []serviceRow{{cfg.Default.Host, model.BinaryScheduler, cfg.Default.StorageAvailabilityZone}}
 }
 
-// volumeRows is the cinder-volume row of the backend every `dlvm volume` serves: all volume
-// managers share it, as any of them runs any volume's workflows.
+// volumeRows are the cinder-volume rows of the backends every `dlvm volume` serves, one per
+// enabled backend: all volume managers share them, as any of them runs any volume's workflows.
 func volumeRows(cfg *etc.Config) []serviceRow {
-	zone := cfg.Default.StorageAvailabilityZone
-	if len(cfg.Backends) > 0 && cfg.Backends[0].AvailabilityZone != "" {
-		zone = cfg.Backends[0].AvailabilityZone
+	if len(cfg.Backends) == 0 {
+		return []serviceRow{{model.VolumeServiceHost(volumeBackend(cfg)), model.BinaryVolume, cfg.Default.StorageAvailabilityZone}}
 	}
-	return []serviceRow{{model.VolumeServiceHost(volumeBackend(cfg)), model.BinaryVolume, zone}}
+	var rows []serviceRow
+	for _, b := range cfg.Backends {
+		zone := cfg.Default.StorageAvailabilityZone
+		if b.AvailabilityZone != "" {
+			zone = b.AvailabilityZone
+		}
+		rows = append(rows, serviceRow{model.VolumeServiceHost(b.VolumeBackendName), model.BinaryVolume, zone})
+	}
+	return rows
 }
 
 // heartbeat writes rows at once and then every report_interval until ctx ends; it returns nil

@@ -173,13 +173,14 @@ func newManager(d *db.DB, bus rpc.Bus, cfg *etc.Config, log *slog.Logger) (*volu
 	dial := func(p *model.DPV) volume.Agent { return agent.NewClient(p.URL, hc, cfg.Default.AgentToken) }
 	return volume.New(d, bus, dial, volume.Options{
 		Host: cfg.Default.Host, SweepInterval: cfg.Default.WorkflowSweepInterval, StaleAfter: cfg.Default.WorkflowStaleAfter,
+		MessageTTL: cfg.Default.MessageTTL,
 		Connectors: connectorDialer(cfg),
 	}, log.With("component", "volume"))
 }
 
 func newScheduler(d *db.DB, bus rpc.Bus, cfg *etc.Config, log *slog.Logger) *service.Service {
 	return service.New(d, bus, service.Options{HeartbeatTimeout: cfg.Default.DPVHeartbeatTimeout, Backend: volumeBackend(cfg),
-		ServiceDownTime: cfg.Default.ServiceDownTime},
+		ServiceDownTime: cfg.Default.ServiceDownTime, MessageTTL: cfg.Default.MessageTTL},
 		log.With("component", "scheduler"))
 }
 

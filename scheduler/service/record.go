@@ -26,7 +26,7 @@ func (s *Service) request(ctx context.Context, v *model.Volume) (scheduler.Reque
 		case err != nil:
 			return req, fmt.Errorf("scheduler: load type %s: %w", v.VolumeTypeID, err)
 		default:
-			req.BackendName = t.ExtraSpecs[model.SpecBackendName]
+			req.ExtraSpecs = t.ExtraSpecs
 		}
 	}
 	src := v.SnapshotID
@@ -123,12 +123,23 @@ func (s *Service) record(ctx context.Context, w *model.Workflow, volID string, p
 			return err
 		}
 		v.DVGID = plan.DVG.ID
-		v.Host = fmt.Sprintf("dlvm@%s#%s", s.opts.Backend, plan.DVG.Name)
+		v.Host = s.hostOf(plan.DVG)
 		return st.UpdateVolume(ctx, v)
 	})
 }
 
-// fail records a placement failure: volume error with the reason, workflow failed. A volume
+// hostOf is the Cinder host of a volume placed in dvg g: "dlvm@<backend>#<dvg>", the backend
+// being g's volume_backend_name (Options.Backend for a dvg that has none).
+func (s *Service) hostOf(g *model.DVG) string {
+	backend := g.BackendName
+	if backend == "" {
+		backend = s.opts.Backend
+	}
+	return fmt.Sprintf("dlvm@%s#%s", backend, g.Name)
+}
+
+// fail records a placement failure: volume error with the reason, workflow failed, and a user
+// message (schedule allocate volume: no backend), all in one transaction. A volume
 // that another scheduler placed or that left creating meanwhile is left alone.
 func (s *Service) fail(ctx context.Context, w *model.Workflow, volID, reason string) error {
 	err := s.db.InTx(ctx, func(st *db.Store) error {
@@ -142,7 +153,14 @@ func (s *Service) fail(ctx context.Context, w *model.Workflow, volID, reason str
 			return err
 		}
 		v.Status, v.ErrorReason = model.StatusError, reason
-		return st.UpdateVolume(ctx, v)
+		if err := st.UpdateVolume(ctx, v); err != nil {
+			return err
+		}
+		// The user message Cinder leaves for a volume no backend can take.
+		m := model.NewMessage(v.ProjectID, model.MsgResourceVolume, v.ID, model.ActionScheduleAllocateVolume,
+			model.DetailNoBackendAvailable, s.now().UTC(), s.opts.MessageTTL)
+		m.ID = uuid.NewString()
+		return st.CreateMessage(ctx, m)
 	})
 	if errors.Is(err, errPlaced) || errors.Is(err, errSettled) {
 		s.log.Info("scheduler: volume settled by another scheduler", "workflow_id", w.ID, "volume_id", volID)

@@ -23,12 +23,16 @@ import (
 type Options struct {
 	// HeartbeatTimeout: a dpv whose last heartbeat is older is not given new legs (default 60 s).
 	HeartbeatTimeout time.Duration
-	// Backend is the backend part of the Cinder host written on placed volumes:
-	// "dlvm@<Backend>#<dvg name>" (default "dlvm").
+	// Backend is the backend part of the Cinder host written on a volume placed in a dvg with
+	// no backend name: "dlvm@<Backend>#<dvg name>" (default "dlvm"). A dvg's own backend
+	// name wins.
 	Backend string
 	// ServiceDownTime: when the backend's cinder-volume service row (os-services) exists and its
 	// last heartbeat is older, or it is disabled or frozen, no volume is placed (default 60 s).
 	ServiceDownTime time.Duration
+	// MessageTTL is how long the user message of a failed placement is kept (message_ttl;
+	// default model.DefaultMessageTTL).
+	MessageTTL time.Duration
 }
 
 // Service schedules create_volume workflows. Safe for concurrent use; create it with New.
@@ -82,7 +86,8 @@ var (
 	errSettled = errors.New("volume no longer creating") // failed or deleted meanwhile: nothing to do
 )
 
-// Schedule places the legs of create_volume workflow id. Contract:
+// Schedule places the legs of create_volume workflow id (a retype_volume workflow goes to
+// scheduleRetype, see retype.go). Contract:
 //   - pending: place, then in one transaction create the legs (status creating), set the
 //     volume's DVGID and Host and move the workflow to scheduled; then cast
 //     rpc.MethodRunWorkflow to rpc.TopicVolume.
@@ -102,6 +107,9 @@ func (s *Service) Schedule(ctx context.Context, id string) error {
 		return fmt.Errorf("scheduler: load workflow %s: %w", id, err)
 	}
 	log = log.With("volume_id", w.VolumeID)
+	if w.Kind == model.WfRetypeVolume {
+		return s.scheduleRetype(ctx, w, log)
+	}
 	if w.Kind != model.WfCreateVolume {
 		return model.Errorf(model.ErrInvalid, "scheduler: workflow %s is a %s, not a %s", id, w.Kind, model.WfCreateVolume)
 	}

@@ -166,7 +166,7 @@ func testPlaced(t *testing.T, dialect string) {
 	}
 	got := e.getVolume(v.ID)
 	require.Equal(t, "dvg-gold", got.DVGID)
-	require.Equal(t, "dlvm@be1#gold", got.Host)
+	require.Equal(t, "dlvm@dlvm#gold", got.Host) // the dvg's backend name wins over Options.Backend
 	require.Equal(t, model.StatusCreating, got.Status)
 	require.Equal(t, model.WfScheduled, e.workflow(w.ID).State)
 }
@@ -178,7 +178,7 @@ func testNoPlacement(t *testing.T, dialect string) {
 
 	require.NoError(t, e.svc.Schedule(e.ctx, w.ID))
 
-	const reason = "No valid backend was found. 2 mirrors need 2 distinct dpvs with 1 GiB free in availability zone nova for backend dlvm; dvg gold has 1."
+	const reason = "No valid backend was found. 2 mirrors need 2 distinct dpvs with 1 GiB free in availability zone nova; dvg gold has 1."
 	got := e.getVolume(v.ID)
 	require.Equal(t, model.StatusError, got.Status)
 	require.Equal(t, reason, got.ErrorReason)
@@ -187,12 +187,22 @@ func testNoPlacement(t *testing.T, dialect string) {
 	require.Equal(t, model.WfFailed, wf.State)
 	require.Equal(t, reason, wf.Error)
 	require.Empty(t, e.legs(v.ID))
+	msgs, err := e.db.Store().ListMessages(e.ctx, db.MessageQuery{ResourceUUID: v.ID})
+	require.NoError(t, err)
+	require.Len(t, msgs, 1, "a user message for the volume")
+	require.Equal(t, "VOLUME_VOLUME_001_003", msgs[0].EventID)
+	require.Equal(t, v.ProjectID, msgs[0].ProjectID)
+	require.Equal(t, "schedule allocate volume: Could not find any available weighted backend.", msgs[0].UserMessage)
+	require.WithinDuration(t, msgs[0].CreatedAt.Add(model.DefaultMessageTTL), msgs[0].ExpiresAt, time.Second)
 
 	// A late duplicate of the message changes nothing and wakes nobody.
 	require.NoError(t, e.svc.Schedule(e.ctx, w.ID))
 	require.NoError(t, e.bus.Close())
 	require.Zero(t, e.runCasts(w.ID))
 	require.Equal(t, model.WfFailed, e.workflow(w.ID).State)
+	msgs, err = e.db.Store().ListMessages(e.ctx, db.MessageQuery{ResourceUUID: v.ID})
+	require.NoError(t, err)
+	require.Len(t, msgs, 1, "the duplicate leaves no second message")
 }
 
 func testDuplicate(t *testing.T, dialect string) {

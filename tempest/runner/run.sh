@@ -73,8 +73,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Free loopback ports: API, identity, a run of 3 for the local dpv agents, the connector daemon
-# and a run of 3 iSCSI portals (at most 32767).
+# Free loopback ports: API, identity, a run of 5 for the local dpv agents (the all-in-one's two
+# backends: dpv-1..3 in dlvm-1, dpv-4..5 in dlvm-2), the connector daemon and a run of 5 iSCSI
+# portals (at most 32767).
 read -r API_PORT ID_PORT DPV_PORT CONN_PORT TGT_PORT < <($PY - <<'EOF'
 import random, socket
 taken = set()
@@ -95,7 +96,7 @@ def free(n=1, hi=None):
         if ok(base, n):
             taken.update(range(base, base + n)); return base
     raise SystemExit("no free ports")
-print(free(), free(), free(3), free(), free(3, 32767))
+print(free(), free(), free(5), free(), free(5, 32767))
 EOF
 )
 # Flags newer all-in-ones have (several may run at once on one machine).

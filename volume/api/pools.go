@@ -10,10 +10,10 @@ import (
 
 // Capability values every pool reports.
 const (
-	VendorName              = "dlvm"
-	StorageProtocol         = "iSCSI"
-	DriverVersion           = "1.0"
-	defaultOverSubscription = 20.0 // Cinder's max_over_subscription_ratio default
+	VendorName              = model.VendorName
+	StorageProtocol         = model.StorageProtocol
+	DriverVersion           = model.DriverVersion
+	defaultOverSubscription = model.DefaultOverSubscription
 )
 
 // dpvUp is the dpv state that counts towards capacity.
@@ -77,7 +77,7 @@ func (a *API) Pools(ctx context.Context) ([]Pool, error) {
 			backend = a.opts.Backend
 		}
 		out = append(out, Pool{
-			Name: PoolName(a.opts.Backend, g.Name),
+			Name: PoolName(backend, g.Name),
 			Capabilities: map[string]any{
 				"pool_name":                   g.Name,
 				"total_capacity_gb":           gib(total),

@@ -35,7 +35,7 @@ func TestPools(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, pools, 2)
 	fast := pools[0]
-	require.Equal(t, "dlvm@be#fast", fast.Name)
+	require.Equal(t, "dlvm@dlvm-fast#fast", fast.Name) // the dvg's backend, as the scheduler writes hosts
 	want := map[string]any{
 		"pool_name":                   "fast",
 		"total_capacity_gb":           150.0,

@@ -20,6 +20,7 @@ import (
 
 	"github.com/dlvm-project/dlvm/db"
 	"github.com/dlvm-project/dlvm/model"
+	"github.com/dlvm-project/dlvm/volume/backup"
 	"github.com/dlvm-project/dlvm/volume/pool"
 	"github.com/dlvm-project/dlvm/volume/rpc"
 	"github.com/dlvm-project/dlvm/volume/target"
@@ -63,6 +64,8 @@ type Options struct {
 	// Connectors dials compute hosts' connector daemons (attach of multi-leg volumes); nil
 	// makes such attaches fail with a clear error.
 	Connectors ConnectorDialer
+	// Backup is the backup driver; nil fails backup workflows with a clear reason.
+	Backup *backup.Posix
 }
 
 // Manager runs workflows. Create one per process with New, then Run.
@@ -299,6 +302,14 @@ func (m *Manager) steps(w *model.Workflow) stepFunc {
 		return m.attachVolume
 	case model.WfDetachVolume:
 		return m.detachVolume
+	case model.WfCreateBackup:
+		return m.createBackup
+	case model.WfRestoreBackup:
+		return m.restoreBackup
+	case model.WfDeleteBackup:
+		return m.deleteBackup
+	case model.WfImportBackup:
+		return m.importBackup
 	}
 	return nil
 }

@@ -82,7 +82,7 @@ func productionBase() *Config {
 			ISCSITargetPrefix: "iqn.2010-10.org.openstack:",
 		},
 		AllInOne: AllInOneSection{DPVCount: 3, DPVBasePort: 8801, DPVSizeGB: 100, TargetBasePort: 13261},
-		Backup: BackupSection{Driver: BackupDriverPosix, FileSize: 4 << 20, Container: "backups"},
+		Backup:   BackupSection{Driver: BackupDriverPosix, FileSize: 4 << 20, Container: "backups"},
 		Nova: NovaSection{
 			UserDomainName:    "Default",
 			ProjectDomainName: "Default",

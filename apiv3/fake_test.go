@@ -20,6 +20,7 @@ type fakeService struct {
 	// The attach methods are not faked: routes that need them are tested against the real
 	// service layer (attachments_test.go); calling one here panics.
 	AttachService
+	BackupService // likewise: backups are tested against the real service layer (backups_test.go)
 	mu     sync.Mutex
 	vols   map[string]*model.Volume
 	snaps  map[string]*model.Snapshot

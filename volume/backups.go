@@ -288,6 +288,9 @@ func (m *Manager) waitRestoreTarget(ctx context.Context, volumeID string, renew 
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-m.stop:
+			// Left running: the manager that starts next resumes the wait.
+			return model.Errorf(model.ErrUnavailable, "The volume manager is stopping.")
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

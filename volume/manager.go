@@ -78,6 +78,9 @@ type Manager struct {
 
 	mu      sync.Mutex
 	running map[string]bool // workflow ids being run by this process
+
+	stopOnce sync.Once
+	stop     chan struct{} // closed when Run ends: long waits inside workflows give up
 }
 
 // New returns a manager; it does nothing until Run.
@@ -94,7 +97,7 @@ func New(d *db.DB, bus rpc.Bus, dial Dialer, opts Options, log *slog.Logger) (*M
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 5
 	}
-	return &Manager{db: d, bus: bus, dial: dial, opts: opts, log: log, running: map[string]bool{}}, nil
+	return &Manager{db: d, bus: bus, dial: dial, opts: opts, log: log, running: map[string]bool{}, stop: make(chan struct{})}, nil
 }
 
 // Run subscribes to the volume topic, resumes this host's unfinished workflows, and sweeps
@@ -109,6 +112,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			m.stopOnce.Do(func() { close(m.stop) })
 			m.waitIdle()
 			return nil
 		case <-t.C:

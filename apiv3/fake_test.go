@@ -21,12 +21,12 @@ type fakeService struct {
 	// service layer (attachments_test.go); calling one here panics.
 	AttachService
 	BackupService // likewise: backups are tested against the real service layer (backups_test.go)
-	mu     sync.Mutex
-	vols   map[string]*model.Volume
-	snaps  map[string]*model.Snapshot
-	types  map[string]*model.VolumeType
-	limits map[string]map[string]int64
-	now    time.Time
+	mu            sync.Mutex
+	vols          map[string]*model.Volume
+	snaps         map[string]*model.Snapshot
+	types         map[string]*model.VolumeType
+	limits        map[string]map[string]int64
+	now           time.Time
 }
 
 func newFakeService() *fakeService {

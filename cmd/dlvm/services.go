@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/dlvm-project/dlvm/volume"
 	"github.com/dlvm-project/dlvm/volume/agent"
 	volapi "github.com/dlvm-project/dlvm/volume/api"
+	"github.com/dlvm-project/dlvm/volume/backup"
 	"github.com/dlvm-project/dlvm/volume/rpc"
 )
 
@@ -106,7 +108,8 @@ func newVolumeAPI(d *db.DB, bus rpc.Bus, cfg *etc.Config, log *slog.Logger) (*vo
 		},
 		DefaultLayout: model.Layout{Mirrors: cfg.Default.Layout.Mirrors, Stripes: cfg.Default.Layout.Stripes,
 			ChunkKiB: cfg.Default.Layout.StripeChunkKiB},
-		Backend: backend,
+		Backend:         backend,
+		BackupContainer: cfg.Backup.Container,
 	}, log)
 }
 
@@ -173,9 +176,17 @@ func registerDVGs(ctx context.Context, d *db.DB, cfg *etc.Config) error {
 func newManager(d *db.DB, bus rpc.Bus, cfg *etc.Config, log *slog.Logger) (*volume.Manager, error) {
 	hc := &http.Client{Timeout: 5 * time.Minute}
 	dial := func(p *model.DPV) volume.Agent { return agent.NewClient(p.URL, hc, cfg.Default.AgentToken) }
+	root, err := filepath.Abs(cfg.Backup.PosixPath)
+	if err != nil {
+		return nil, fmt.Errorf("[backup] backup_posix_path: %w", err)
+	}
+	drv, err := backup.NewPosix(root, cfg.Backup.FileSize)
+	if err != nil {
+		return nil, fmt.Errorf("[backup] backup_posix_path: %w", err)
+	}
 	return volume.New(d, bus, dial, volume.Options{
 		Host: cfg.Default.Host, SweepInterval: cfg.Default.WorkflowSweepInterval, StaleAfter: cfg.Default.WorkflowStaleAfter,
-		Connectors: connectorDialer(cfg),
+		Connectors: connectorDialer(cfg), Backup: drv,
 	}, log.With("component", "volume"))
 }
 

@@ -54,18 +54,24 @@ func backupRig(t *testing.T, dialect string) (*rig, string) {
 
 // newBackupRow inserts a backup of a volume as the service layer does (creating, quota held,
 // volume backing-up) and returns the create_backup workflow id.
-func (r *rig) newBackupRow(id, volID string) string {
+func (r *rig) newBackupRow(id, volID, snapID string) string {
 	r.t.Helper()
 	ctx := context.Background()
 	v := r.vol(volID)
-	b := &model.Backup{ID: id, ProjectID: testProject, VolumeID: volID, Name: id, Container: "backups", Size: v.Size,
+	b := &model.Backup{ID: id, ProjectID: testProject, VolumeID: volID, SnapshotID: snapID, Name: id, Container: "backups", Size: v.Size,
 		Status: model.BackupCreating, ServiceMetadata: backup.Location("backups", id), Service: backup.ServiceName,
 		DataTimestamp: time.Now().UTC(), Metadata: map[string]string{}}
 	require.NoError(r.t, r.db.InTx(ctx, func(s *db.Store) error {
 		if err := s.Reserve(ctx, testProject, BackupQuota(b, 1), nil); err != nil {
 			return err
 		}
-		if err := s.SetVolumeStatus(ctx, volID, []string{model.StatusAvailable}, model.StatusBackingUp); err != nil {
+		var err error
+		if snapID != "" {
+			err = s.SetSnapshotStatus(ctx, snapID, []string{model.StatusAvailable}, model.StatusBackingUp)
+		} else {
+			err = s.SetVolumeStatus(ctx, volID, []string{model.StatusAvailable}, model.StatusBackingUp)
+		}
+		if err != nil {
 			return err
 		}
 		return s.CreateBackup(ctx, b)
@@ -97,6 +103,7 @@ func TestBackups(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			t.Run("backup and restore across geometries, every mirror", func(t *testing.T) { testBackupRestore(t, dialect) })
 			t.Run("corrupt chunk fails the restore", func(t *testing.T) { testBackupCorrupt(t, dialect) })
+			t.Run("snapshot and in-use sources", func(t *testing.T) { testBackupSources(t, dialect) })
 		})
 	}
 }
@@ -127,7 +134,7 @@ func testBackupRestore(t *testing.T, dialect string) {
 	src.Bootable = true
 	require.NoError(t, r.db.Store().UpdateVolume(ctx, src))
 
-	w := r.run(r.newBackupRow("b1", "src"))
+	w := r.run(r.newBackupRow("b1", "src", ""))
 	require.Equal(t, model.WfDone, w.State, w.Error)
 	b := r.backup("b1")
 	require.Equal(t, model.BackupAvailable, b.Status)
@@ -173,7 +180,7 @@ func testBackupCorrupt(t *testing.T, dialect string) {
 	lay := model.Layout{Mirrors: 2, Stripes: 1, ChunkKiB: 512}
 	r.run(r.volume("src", 1, lay, "", ""))
 	r.writeLogical("src", 0, backupPattern())
-	require.Equal(t, model.WfDone, r.run(r.newBackupRow("b1", "src")).State)
+	require.Equal(t, model.WfDone, r.run(r.newBackupRow("b1", "src", "")).State)
 
 	f := filepath.Join(root, "backups", "b1", "chunk-000000000005")
 	data, err := os.ReadFile(f)
@@ -192,4 +199,51 @@ func testBackupCorrupt(t *testing.T, dialect string) {
 	for _, l := range r.legs("dst") {
 		require.Empty(t, r.dpvs[l.DPVID].legs[l.ID].data, "nothing was written to leg %s", l.ID)
 	}
+}
+
+func testBackupSources(t *testing.T, dialect string) {
+	r, _ := backupRig(t, dialect)
+	ctx := context.Background()
+	lay := model.Layout{Mirrors: 2, Stripes: 2, ChunkKiB: 64}
+	r.run(r.volume("src", 1, lay, "", ""))
+	old := backupPattern()
+	r.writeLogical("src", 0, old)
+
+	// A snapshot's backup has the snapshot-time bytes; the snapshot goes back to available.
+	now := time.Now().UTC()
+	require.NoError(t, r.db.Store().CreateSnapshot(ctx, &model.Snapshot{ID: "s1", ProjectID: testProject, VolumeID: "src", Size: 1,
+		Status: model.StatusCreating, CreatedAt: now, UpdatedAt: now}))
+	require.Equal(t, model.WfDone, r.run(r.workflow(model.WfCreateSnapshot, "src", "s1", nil)).State)
+	r.writeLogical("src", 0, bytes.Repeat([]byte{0x77}, len(old)))
+	wf := r.newBackupRow("bs", "src", "s1")
+	require.Equal(t, model.WfDone, r.run(wf).State)
+	require.Equal(t, model.StatusAvailable, r.vol("src").Status, "a snapshot's backup leaves the volume alone")
+	sn, err := r.db.Store().GetSnapshot(ctx, "s1")
+	require.NoError(t, err)
+	require.Equal(t, model.StatusAvailable, sn.Status)
+	require.Equal(t, model.WfDone, r.restoreInto("bs", "fromsnap", lay).State)
+	require.Equal(t, old, r.readMirror("fromsnap", 1, 0, int64(len(old))))
+
+	// An in-use volume is read from temporary snapshot legs, deleted afterwards, and goes back
+	// to in-use.
+	require.NoError(t, r.db.Store().SetVolumeStatus(ctx, "src", nil, model.StatusBackingUp))
+	cur := r.readLogical("src", 0, int64(len(old)))
+	b2 := &model.Backup{ID: "bu", ProjectID: testProject, VolumeID: "src", Container: "backups", Size: 1,
+		Status: model.BackupCreating, ServiceMetadata: backup.Location("backups", "bu"), Service: backup.ServiceName}
+	require.NoError(t, r.db.Store().CreateBackup(ctx, b2))
+	w := r.run(r.workflow(model.WfCreateBackup, "src", "", BackupParams{BackupID: "bu", PrevStatus: model.StatusInUse}))
+	require.Equal(t, model.WfDone, w.State, w.Error)
+	require.Equal(t, model.StatusInUse, r.vol("src").Status)
+	require.Empty(t, r.legs("bu"), "the temporary snapshot legs are gone")
+	snaps := 0
+	for _, d := range r.dpvs {
+		for _, c := range d.calls {
+			if bytes.HasPrefix([]byte(c), []byte("clone ")) {
+				snaps++
+			}
+		}
+	}
+	require.Equal(t, 4+4, snaps, "s1's four legs, then the backup's four temporary ones")
+	require.Equal(t, model.WfDone, r.restoreInto("bu", "fromuse", lay).State)
+	require.Equal(t, cur, r.readMirror("fromuse", 0, 0, int64(len(old))))
 }

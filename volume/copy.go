@@ -3,6 +3,7 @@ package volume
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/dlvm-project/dlvm/model"
 )
@@ -42,8 +43,12 @@ func allZero(b []byte) bool {
 }
 
 // stripeMap maps a logical volume offset to (group, offset inside each leg of the group) for a
-// layout, and says how many bytes from there stay inside the same chunk.
+// layout, and says how many bytes from there stay contiguous in the same leg: the rest of the
+// chunk, or everything when there is one group (an unstriped volume is its legs, byte for byte).
 func stripeMap(lay model.Layout, off int64) (group int, legOff int64, run int64) {
+	if lay.Stripes <= 1 {
+		return 0, off, math.MaxInt64 - off
+	}
 	chunk := int64(lay.ChunkKiB) * 1024
 	c := off / chunk
 	group = int(c % int64(lay.Stripes))

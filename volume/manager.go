@@ -1,8 +1,8 @@
 // Package volume is dlvm's volume manager: it runs every operation on a volume (create, clone,
-// delete, extend, snapshot) as a durable workflow recorded in the database, drives the dpv agents
-// that own the legs, and records dpv heartbeats. Subpackages hold the pieces it builds on: api
+// delete, extend, snapshot, backup, restore) as a durable workflow recorded in the database,
+// drives the dpv agents that own the legs, and records dpv heartbeats. Subpackages hold the pieces it builds on: api
 // (the service layer behind the REST API), rpc (the bus), pool (leg storage on a dpv), agent (the
-// dpv agent's HTTP API and client).
+// dpv agent's HTTP API and client), backup (the posix backup driver).
 //
 // Every workflow step is idempotent, so a manager that restarts, or another manager that finds a
 // workflow whose owner stopped heartbeating, simply runs it again from the start of its current

@@ -3,7 +3,8 @@
 // scheduler or the volume manager. It knows nothing of HTTP; apiv3 turns its errors into faults.
 //
 // Files: volumes.go (create, read, update), volume_lifecycle.go (delete, extend), snapshots.go,
-// types.go (volume types and extra specs), quotas.go, pools.go (get_pools and availability zones).
+// backups.go (backups, restore, export/import), types.go (volume types and extra specs), quotas.go,
+// pools.go (get_pools and availability zones).
 package api
 
 import (

@@ -21,6 +21,7 @@ type fakeService struct {
 	// service layer (attachments_test.go); calling one here panics.
 	AttachService
 	BackupService // likewise: backups are tested against the real service layer (backups_test.go)
+	ManageService // and manage/unmanage (manage_test.go)
 	mu            sync.Mutex
 	vols          map[string]*model.Volume
 	snaps         map[string]*model.Snapshot

@@ -24,6 +24,7 @@ import (
 type Service interface {
 	AttachService
 	BackupService
+	ManageService
 	CreateVolume(ctx context.Context, c api.Caller, req api.CreateVolumeRequest) (*model.Volume, error)
 	GetVolume(ctx context.Context, c api.Caller, id string) (*model.Volume, error)
 	ListVolumes(ctx context.Context, c api.Caller, q db.VolumeQuery, allTenants bool) ([]*model.Volume, error)
@@ -255,6 +256,7 @@ func (h *Handler) routes() *mux.Router {
 	h.miscRoutes(add, v30)
 	h.attachmentRoutes(add)
 	h.backupRoutes(add, v30)
+	h.manageRoutes(add, v30)
 	return m
 }
 

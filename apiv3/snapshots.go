@@ -319,7 +319,14 @@ func (h *Handler) snapshotAction(w http.ResponseWriter, r *http.Request) error {
 		if err := h.svc.DeleteSnapshot(ctx, c, id, true); err != nil {
 			return err
 		}
-	case "os-update_snapshot_status", "os-unmanage":
+	case "os-unmanage":
+		if err := authorizeAdmin(ctx, "snapshot_extension:snapshot_unmanage"); err != nil {
+			return err
+		}
+		if err := h.svc.UnmanageSnapshot(ctx, c, id); err != nil {
+			return err
+		}
+	case "os-update_snapshot_status":
 		return &fault{http.StatusNotImplemented, "Action " + name + " is not implemented by this service."}
 	default:
 		return badRequest("There is no such action: %s. Verify the request body and Content-Type header and try again.", name)

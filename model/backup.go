@@ -25,6 +25,9 @@ const (
 	WfRestoreBackup = "restore_backup"
 	WfDeleteBackup  = "delete_backup"
 	WfImportBackup  = "import_backup"
+
+	WfManageVolume   = "manage_volume"   // adopt unmanaged legs: check each is on its dpv
+	WfManageSnapshot = "manage_snapshot" // likewise for a snapshot's legs
 )
 
 // Backup is a copy of a volume's (or a snapshot's) bytes kept by the backup driver outside the
@@ -50,3 +53,7 @@ type Backup struct {
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 }
+
+// LegUnmanaged marks a leg left on its dpv by os-unmanage: no volume or snapshot owns it any
+// more, and os-volume-manage / os-snapshot-manage may adopt it again.
+const LegUnmanaged = "unmanaged"

@@ -314,6 +314,8 @@ func (m *Manager) steps(w *model.Workflow) stepFunc {
 		return m.deleteBackup
 	case model.WfImportBackup:
 		return m.importBackup
+	case model.WfManageVolume, model.WfManageSnapshot:
+		return m.manageOwner
 	}
 	return nil
 }

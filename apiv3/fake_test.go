@@ -25,6 +25,8 @@ type fakeService struct {
 	groupsUnfaked  // groups, group types and transfers: tested against the real service (groups_test.go)
 	MessageService // tested against the real service layer (messages_test.go)
 	RetypeService  // tested against the real service layer (volume/api retype_test.go)
+	BackupService  // likewise: backups are tested against the real service layer (backups_test.go)
+	ManageService  // and manage/unmanage (manage_test.go)
 
 	mu     sync.Mutex
 	vols   map[string]*model.Volume

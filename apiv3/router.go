@@ -29,6 +29,8 @@ type Service interface {
 	TransferService
 	MessageService
 	RetypeService
+	BackupService
+	ManageService
 	CreateVolume(ctx context.Context, c api.Caller, req api.CreateVolumeRequest) (*model.Volume, error)
 	GetVolume(ctx context.Context, c api.Caller, id string) (*model.Volume, error)
 	ListVolumes(ctx context.Context, c api.Caller, q db.VolumeQuery, allTenants bool) ([]*model.Volume, error)
@@ -263,6 +265,8 @@ func (h *Handler) routes() *mux.Router {
 	h.adminRoutes(add, v30)
 	h.groupRoutes(add, v30)
 	h.messageRoutes(add, v30)
+	h.backupRoutes(add, v30)
+	h.manageRoutes(add, v30)
 	return m
 }
 

@@ -347,7 +347,12 @@ func (h *Handler) snapshotAction(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	case "os-unmanage":
-		return &fault{http.StatusNotImplemented, "Action " + name + " is not implemented by this service."}
+		if err := authorizeAdmin(ctx, "snapshot_extension:snapshot_unmanage"); err != nil {
+			return err
+		}
+		if err := h.svc.UnmanageSnapshot(ctx, c, id); err != nil {
+			return err
+		}
 	default:
 		return badRequest("There is no such action: %s. Verify the request body and Content-Type header and try again.", name)
 	}

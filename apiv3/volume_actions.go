@@ -28,11 +28,12 @@ var volumeActions = map[string]volumeActionFunc{
 	"os-force_detach":          actForceDetach,
 	"os-retype":                actRetype,
 	"os-migrate_volume":        actMigrateVolume,
+	"os-unmanage":              actUnmanage,
 }
 
 // knownUnimplemented are Cinder verbs this service does not offer (yet): 501, not 400.
 var knownUnimplemented = []string{
-	"os-volume_upload_image", "os-migrate_volume_completion", "os-unmanage",
+	"os-volume_upload_image", "os-migrate_volume_completion",
 	"os-reimage", "revert", "os-set_image_metadata", "os-unset_image_metadata", "os-show_image_metadata",
 	"os-enable_replication", "os-disable_replication", "os-failover_replication", "os-list_replication_targets",
 }

@@ -46,6 +46,7 @@ type Config struct {
 	DPV               DPVSection               // [dpv]
 	AllInOne          AllInOneSection          // [all_in_one]
 	Nova              NovaSection              // [nova]
+	Backup            BackupSection            // [backup]
 
 	// Warnings are messages about options that were accepted but are ignored: unknown keys
 	// (typos), unknown sections, options dlvm accepts for Cinder compatibility but does not use.
@@ -250,3 +251,15 @@ type NovaSection struct {
 
 // Configured reports whether Nova credentials are set (auth_url is given).
 func (n NovaSection) Configured() bool { return n.AuthURL != "" }
+
+// Backup drivers ([backup] backup_driver). Only the posix driver exists; the name is Cinder's, so
+// export_record/import_record carry the same backup_service string as Cinder.
+const BackupDriverPosix = "cinder.backup.drivers.posix.PosixBackupDriver"
+
+// BackupSection is [backup]: where the volume manager keeps backups.
+type BackupSection struct {
+	Driver    string // backup_driver: only BackupDriverPosix
+	PosixPath string // backup_posix_path: directory of the posix driver (default $state_path/backup)
+	FileSize  int    // backup_file_size: bytes per chunk file (a multiple of 1 MiB)
+	Container string // backup_container: default container (a sub-directory) when a request names none
+}

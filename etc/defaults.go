@@ -91,6 +91,7 @@ func productionBase() *Config {
 			ISCSITargetPrefix: "iqn.2010-10.org.openstack:",
 		},
 		AllInOne: AllInOneSection{DPVCount: 5, DPVBasePort: 8801, DPVSizeGB: 100, TargetBasePort: 13261},
+		Backup:   BackupSection{Driver: BackupDriverPosix, FileSize: 4 << 20, Container: "backups"},
 		Nova: NovaSection{
 			UserDomainName:    "Default",
 			ProjectDomainName: "Default",
@@ -153,6 +154,9 @@ func (c *Config) resolve() {
 	}
 	if p.PoolType == PoolFile && p.PoolDir == "" {
 		p.PoolDir = filepath.Join(d.StatePath, "pool")
+	}
+	if c.Backup.PosixPath == "" {
+		c.Backup.PosixPath = filepath.Join(d.StatePath, "backup")
 	}
 	if p.TargetIPAddress == "" {
 		p.TargetIPAddress = d.MyIP

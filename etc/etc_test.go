@@ -276,6 +276,7 @@ func TestParseFull(t *testing.T) {
 			ProjectName: "service", UserDomainName: "Default", ProjectDomainName: "Default",
 			RegionName: "RegionTwo", EndpointType: "internal",
 		},
+		Backup: BackupSection{Driver: BackupDriverPosix, PosixPath: "/data/dlvm/backup", FileSize: 4 << 20, Container: "backups"},
 	}
 	require.Equal(t, want, c)
 	require.True(t, c.BuiltinIdentity.Users[1].PasswordIsHash())

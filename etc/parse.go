@@ -72,10 +72,11 @@ const (
 	secDPV      = "dpv"
 	secAllInOne = "all_in_one"
 	secNova     = "nova"
+	secBackup   = "backup"
 )
 
 // fixedSections are the sections that are not backends.
-var fixedSections = []string{secDefault, secDatabase, secKeystone, secBuiltin, secDPV, secAllInOne, secNova}
+var fixedSections = []string{secDefault, secDatabase, secKeystone, secBuiltin, secDPV, secAllInOne, secNova, secBackup}
 
 func isFixedSection(name string) bool {
 	for _, s := range fixedSections {
@@ -260,6 +261,13 @@ func (p *parser) read(c *Config) {
 	r.str("project_domain_name", &n.ProjectDomainName)
 	r.str("region_name", &n.RegionName)
 	r.str("endpoint_type", &n.EndpointType)
+
+	bk := &c.Backup
+	r = p.section(secBackup)
+	r.str("backup_driver", &bk.Driver)
+	r.path("backup_posix_path", &bk.PosixPath, d.StatePath)
+	r.integer("backup_file_size", &bk.FileSize)
+	r.str("backup_container", &bk.Container)
 }
 
 // readBackends builds c.Backends in enabled_backends order. A backend with no section keeps the

@@ -23,6 +23,7 @@ func (c *Config) Validate() error {
 	c.validateDPV(v)
 	c.validateAllInOne(v)
 	c.validateNova(v)
+	c.validateBackup(v)
 	return errors.Join(v.errs...)
 }
 
@@ -349,4 +350,17 @@ func (c *Config) validateNova(v *validator) {
 	v.required(s, "username", n.Username)
 	v.required(s, "password", n.Password)
 	v.required(s, "project_name", n.ProjectName)
+}
+
+func (c *Config) validateBackup(v *validator) {
+	const s = secBackup
+	b := &c.Backup
+	v.oneOf(s, "backup_driver", b.Driver, BackupDriverPosix)
+	v.required(s, "backup_posix_path", b.PosixPath)
+	if b.FileSize < 1<<20 || b.FileSize%(1<<20) != 0 {
+		v.add(s, "backup_file_size", "must be a positive multiple of 1048576, got %d", b.FileSize)
+	}
+	if b.Container == "" || strings.ContainsAny(b.Container, "/\\") || strings.HasPrefix(b.Container, ".") {
+		v.add(s, "backup_container", "must be a plain directory name, got %q", b.Container)
+	}
 }

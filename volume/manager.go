@@ -1,8 +1,8 @@
 // Package volume is dlvm's volume manager: it runs every operation on a volume (create, clone,
-// delete, extend, snapshot) as a durable workflow recorded in the database, drives the dpv agents
-// that own the legs, and records dpv heartbeats. Subpackages hold the pieces it builds on: api
+// delete, extend, snapshot, backup, restore) as a durable workflow recorded in the database,
+// drives the dpv agents that own the legs, and records dpv heartbeats. Subpackages hold the pieces it builds on: api
 // (the service layer behind the REST API), rpc (the bus), pool (leg storage on a dpv), agent (the
-// dpv agent's HTTP API and client).
+// dpv agent's HTTP API and client), backup (the posix backup driver).
 //
 // Every workflow step is idempotent, so a manager that restarts, or another manager that finds a
 // workflow whose owner stopped heartbeating, simply runs it again from the start of its current
@@ -20,6 +20,7 @@ import (
 
 	"github.com/dlvm-project/dlvm/db"
 	"github.com/dlvm-project/dlvm/model"
+	"github.com/dlvm-project/dlvm/volume/backup"
 	"github.com/dlvm-project/dlvm/volume/pool"
 	"github.com/dlvm-project/dlvm/volume/rpc"
 	"github.com/dlvm-project/dlvm/volume/target"
@@ -66,6 +67,8 @@ type Options struct {
 	// MessageTTL is how long a user message of a failed workflow is kept (message_ttl; default
 	// model.DefaultMessageTTL). Expired messages are deleted by the sweep.
 	MessageTTL time.Duration
+	// Backup is the backup driver; nil fails backup workflows with a clear reason.
+	Backup *backup.Posix
 }
 
 // Manager runs workflows. Create one per process with New, then Run.
@@ -78,6 +81,9 @@ type Manager struct {
 
 	mu      sync.Mutex
 	running map[string]bool // workflow ids being run by this process
+
+	stopOnce sync.Once
+	stop     chan struct{} // closed when Run ends: long waits inside workflows give up
 }
 
 // New returns a manager; it does nothing until Run.
@@ -94,7 +100,7 @@ func New(d *db.DB, bus rpc.Bus, dial Dialer, opts Options, log *slog.Logger) (*M
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 5
 	}
-	return &Manager{db: d, bus: bus, dial: dial, opts: opts, log: log, running: map[string]bool{}}, nil
+	return &Manager{db: d, bus: bus, dial: dial, opts: opts, log: log, running: map[string]bool{}, stop: make(chan struct{})}, nil
 }
 
 // Run subscribes to the volume topic, resumes this host's unfinished workflows, and sweeps
@@ -109,6 +115,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			m.stopOnce.Do(func() { close(m.stop) })
 			m.waitIdle()
 			return nil
 		case <-t.C:
@@ -309,6 +316,16 @@ func (m *Manager) steps(w *model.Workflow) stepFunc {
 		return m.attachVolume
 	case model.WfDetachVolume:
 		return m.detachVolume
+	case model.WfCreateBackup:
+		return m.createBackup
+	case model.WfRestoreBackup:
+		return m.restoreBackup
+	case model.WfDeleteBackup:
+		return m.deleteBackup
+	case model.WfImportBackup:
+		return m.importBackup
+	case model.WfManageVolume, model.WfManageSnapshot:
+		return m.manageOwner
 	}
 	return nil
 }

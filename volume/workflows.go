@@ -414,6 +414,10 @@ func (m *Manager) rollback(ctx context.Context, w *model.Workflow, cause error, 
 	reason := model.UserMessage(cause)
 	st := m.db.Store()
 	switch w.Kind {
+	case model.WfCreateBackup, model.WfRestoreBackup, model.WfDeleteBackup, model.WfImportBackup:
+		return m.rollbackBackup(ctx, w, cause)
+	case model.WfManageVolume, model.WfManageSnapshot:
+		return m.rollbackManage(ctx, w, reason)
 	case model.WfCreateVolume:
 		if err := m.deleteLegs(ctx, w.VolumeID); err != nil && !errors.Is(err, model.ErrUnavailable) {
 			return err

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/dlvm-project/dlvm/volume"
 	"github.com/dlvm-project/dlvm/volume/agent"
 	volapi "github.com/dlvm-project/dlvm/volume/api"
+	"github.com/dlvm-project/dlvm/volume/backup"
 	"github.com/dlvm-project/dlvm/volume/rpc"
 )
 
@@ -105,6 +107,7 @@ func newVolumeAPI(d *db.DB, bus rpc.Bus, cfg *etc.Config, log *slog.Logger) (*vo
 			ChunkKiB: cfg.Default.Layout.StripeChunkKiB},
 		Backend:         volumeBackend(cfg),
 		ServiceDownTime: cfg.Default.ServiceDownTime,
+		BackupContainer: cfg.Backup.Container,
 	}, log)
 }
 
@@ -171,10 +174,18 @@ func registerDVGs(ctx context.Context, d *db.DB, cfg *etc.Config) error {
 func newManager(d *db.DB, bus rpc.Bus, cfg *etc.Config, log *slog.Logger) (*volume.Manager, error) {
 	hc := &http.Client{Timeout: 5 * time.Minute}
 	dial := func(p *model.DPV) volume.Agent { return agent.NewClient(p.URL, hc, cfg.Default.AgentToken) }
+	root, err := filepath.Abs(cfg.Backup.PosixPath)
+	if err != nil {
+		return nil, fmt.Errorf("[backup] backup_posix_path: %w", err)
+	}
+	drv, err := backup.NewPosix(root, cfg.Backup.FileSize)
+	if err != nil {
+		return nil, fmt.Errorf("[backup] backup_posix_path: %w", err)
+	}
 	return volume.New(d, bus, dial, volume.Options{
 		Host: cfg.Default.Host, SweepInterval: cfg.Default.WorkflowSweepInterval, StaleAfter: cfg.Default.WorkflowStaleAfter,
 		MessageTTL: cfg.Default.MessageTTL,
-		Connectors: connectorDialer(cfg),
+		Connectors: connectorDialer(cfg), Backup: drv,
 	}, log.With("component", "volume"))
 }
 

@@ -3,7 +3,8 @@
 // scheduler or the volume manager. It knows nothing of HTTP; apiv3 turns its errors into faults.
 //
 // Files: volumes.go (create, read, update), volume_lifecycle.go (delete, extend), snapshots.go,
-// types.go (volume types and extra specs), quotas.go, pools.go (get_pools and availability zones).
+// backups.go (backups, restore, export/import), types.go (volume types and extra specs), quotas.go,
+// pools.go (get_pools and availability zones).
 package api
 
 import (
@@ -35,6 +36,7 @@ type Options struct {
 	QuotaDefaults     map[string]int64 // resource -> default limit (quota_volumes, ...), -1 unlimited
 	DefaultLayout     model.Layout     // used when a type's extra specs say nothing
 	Backend           string           // backend name used in hosts ("dlvm@<backend>#<dvg>")
+	BackupContainer   string           // container of backups whose request names none (default "backups")
 
 	// HeartbeatTimeout is how old a dpv heartbeat may be for the dpv to count in Pools
 	// (0: DefaultHeartbeatTimeout).
@@ -89,6 +91,9 @@ func New(d *db.DB, bus rpc.Bus, opts Options, log *slog.Logger) (*API, error) {
 	}
 	if opts.Backend == "" {
 		opts.Backend = DefaultBackend
+	}
+	if opts.BackupContainer == "" {
+		opts.BackupContainer = "backups"
 	}
 	if opts.HeartbeatTimeout <= 0 {
 		opts.HeartbeatTimeout = DefaultHeartbeatTimeout

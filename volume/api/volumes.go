@@ -64,6 +64,12 @@ type source struct {
 // On any error nothing is written. A failed cast is logged only: the sweeper re-drives the
 // pending workflow.
 func (a *API) CreateVolume(ctx context.Context, c Caller, req CreateVolumeRequest) (*model.Volume, error) {
+	return a.createVolume(ctx, c, req, nil)
+}
+
+// createVolume is CreateVolume; also, when set, runs inside the same transaction once the
+// volume and its workflow are written (a restore takes its backup there).
+func (a *API) createVolume(ctx context.Context, c Caller, req CreateVolumeRequest, also func(s *db.Store, v *model.Volume) error) (*model.Volume, error) {
 	if len(req.Name) > 255 || len(req.Description) > 255 {
 		return nil, model.Errorf(model.ErrInvalid, "Name and description must be at most 255 characters.")
 	}
@@ -181,7 +187,13 @@ func (a *API) CreateVolume(ctx context.Context, c Caller, req CreateVolumeReques
 		if err := s.CreateVolume(ctx, v); err != nil {
 			return err
 		}
-		return s.CreateWorkflow(ctx, wf)
+		if err := s.CreateWorkflow(ctx, wf); err != nil {
+			return err
+		}
+		if also != nil {
+			return also(s, v)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

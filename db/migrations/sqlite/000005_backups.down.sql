@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS backup_metadata;
+DROP TABLE IF EXISTS backups;

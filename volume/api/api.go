@@ -3,7 +3,9 @@
 // scheduler or the volume manager. It knows nothing of HTTP; apiv3 turns its errors into faults.
 //
 // Files: volumes.go (create, read, update), volume_lifecycle.go (delete, extend), snapshots.go,
-// types.go (volume types and extra specs), quotas.go, pools.go (get_pools and availability zones).
+// types.go (volume types and extra specs), quotas.go, pools.go (get_pools and availability zones),
+// qos.go (QoS specs), type_access.go (private type access, type encryption), services.go
+// (os-services, os-hosts, capabilities), quota_classes.go.
 package api
 
 import (

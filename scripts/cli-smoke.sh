@@ -15,10 +15,11 @@ PID=$!
 cleanup() { kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null || true; [ "${KEEP:-0}" = 1 ] || rm -rf "$DATA"; }
 trap cleanup EXIT
 for i in $(seq 1 100); do [ -s "$DATA/openrc" ] && curl -sf "http://127.0.0.1:$API_PORT/" -o /dev/null -w '' 2>/dev/null; \
-  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$API_PORT/" || true); [ "$code" = 300 ] && break; sleep 0.2; done
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$API_PORT/" || true); [ "$code" = 300 ] && [ -s "$DATA/openrc" ] && break; sleep 0.2; done
 [ -s "$DATA/openrc" ] || { echo "cli-smoke: no openrc"; cat "$DATA/dlvm.log"; exit 1; }
 # shellcheck disable=SC1091
 source "$DATA/openrc"
+# grep reads its whole input (no -q): an early exit would kill the CLI with SIGPIPE under pipefail.
 fail() { echo "cli-smoke: FAIL: $*" >&2; echo "--- dlvm log (tail)"; tail -40 "$DATA/dlvm.log" >&2; exit 1; }
 os() { echo "+ openstack $*" >&2; "$OSC" "$@"; }
 wait_status() { # kind id want
@@ -48,7 +49,7 @@ for ver in "" 3.70; do
   # its two legs live in two different dpv directories
   n=$(find "$DATA" -path "*/legs/*" -name "*.img" -printf '%h\n' | sort -u | wc -l)
   [ "$n" -ge 2 ] || fail "legs of $VID are not on two dpv directories"
-  os volume list -f value -c Name | grep -qx "v1$sfx" || fail "volume list lacks v1$sfx"
+  os volume list -f value -c Name | grep -x "v1$sfx" >/dev/null || fail "volume list lacks v1$sfx"
   os volume set --size 2 "v1$sfx"
   wait_status volume "v1$sfx" available
   [ "$("$OSC" volume show "v1$sfx" -f value -c size)" = 2 ] || fail "extend to 2 GiB did not show"
@@ -57,13 +58,13 @@ for ver in "" 3.70; do
   force=""; [ -n "$ver" ] && force=--force
   os volume snapshot create $force --volume "v1$sfx" "s1$sfx" -f value -c id >/dev/null
   wait_status "volume snapshot" "s1$sfx" available
-  os volume snapshot list -f value -c Name | grep -qx "s1$sfx" || fail "snapshot list lacks s1$sfx"
+  os volume snapshot list -f value -c Name | grep -x "s1$sfx" >/dev/null || fail "snapshot list lacks s1$sfx"
   os volume create --snapshot "s1$sfx" "v2$sfx" -f value -c id >/dev/null
   wait_status volume "v2$sfx" available
   os volume create --source "v1$sfx" "v3$sfx" -f value -c id >/dev/null
   wait_status volume "v3$sfx" available
   os quota show -f json >/dev/null || fail "quota show"
-  os limits show --absolute -f json | grep -q totalVolumesUsed || fail "limits show"
+  os limits show --absolute -f json | grep totalVolumesUsed >/dev/null || fail "limits show"
   os volume delete "v2$sfx" "v3$sfx"
   wait_gone volume "v2$sfx"; wait_gone volume "v3$sfx"
   os volume snapshot delete "s1$sfx"
@@ -71,5 +72,25 @@ for ver in "" 3.70; do
   os volume delete "v1$sfx"
   wait_gone volume "v1$sfx"
   [ "$(legs_of)" = 0 ] || fail "legs left behind after deletes: $(legs_of)"
+  # admin: QoS specs, services, private type access, type encryption
+  os volume qos create --consumer front-end --property read_iops_sec=2000 "q$sfx" -f value -c id >/dev/null
+  os volume qos set --property total_bytes_sec=1048576 "q$sfx"
+  os volume qos associate "q$sfx" "gold$sfx"
+  os volume qos show "q$sfx" -f value -c associations | grep "'gold$sfx'" >/dev/null || fail "qos q$sfx not associated"
+  os volume qos unset --property total_bytes_sec "q$sfx"
+  os volume qos disassociate --all "q$sfx"
+  os volume qos delete "q$sfx"
+  os volume service list -f value -c Binary -c State | grep -x "cinder-volume up" >/dev/null || fail "no cinder-volume service up"
+  os volume service set --disable --disable-reason smoke dlvm@dlvm-1 cinder-volume
+  os volume service list --long -f value -c Status -c "Disabled Reason" --service cinder-volume | grep -x "disabled smoke" >/dev/null || fail "service not disabled"
+  os volume service set --enable dlvm@dlvm-1 cinder-volume
+  os volume type create --private "priv$sfx" -f value -c id >/dev/null
+  os volume type set --project admin "priv$sfx"
+  os volume type show "priv$sfx" -f value -c access_project_ids | grep . >/dev/null || fail "type access not listed"
+  os volume type set --encryption-provider luks --encryption-cipher aes-xts-plain64 --encryption-key-size 256 "priv$sfx"
+  os volume type show --encryption-type "priv$sfx" -f value -c encryption | grep "'provider': 'luks'" >/dev/null || fail "type encryption not shown"
+  os volume type unset --encryption-type "priv$sfx"
+  os volume type unset --project admin "priv$sfx"
+  os volume type delete "priv$sfx"
 done
 echo "cli-smoke: OK"

@@ -58,11 +58,6 @@ func (s *Service) snapshot(ctx context.Context) (scheduler.State, error) {
 	if state.DVGs, err = st.ListDVGs(ctx); err != nil {
 		return state, fmt.Errorf("scheduler: list dvgs: %w", err)
 	}
-	if ok, err := s.backendServiceUsable(ctx, st, state.Now); err != nil {
-		return state, err
-	} else if !ok {
-		state.DVGs = nil
-	}
 	if state.DPVs, err = st.ListDPVs(ctx, ""); err != nil {
 		return state, fmt.Errorf("scheduler: list dpvs: %w", err)
 	}
@@ -72,24 +67,25 @@ func (s *Service) snapshot(ctx context.Context) (scheduler.State, error) {
 	return state, nil
 }
 
-// backendServiceUsable reports whether the backend's cinder-volume service may get new volumes:
-// true when its os-services row is missing (no volume manager has registered yet), else only
-// when it is enabled, not frozen and heard from within ServiceDownTime.
-func (s *Service) backendServiceUsable(ctx context.Context, st *db.Store, now time.Time) (bool, error) {
+// volumeServiceRefusal says why the backend's cinder-volume service may get no new volume, or
+// "" when it may: its os-services row is missing (no volume manager has registered yet), or it
+// is enabled, not frozen and heard from within ServiceDownTime.
+func (s *Service) volumeServiceRefusal(ctx context.Context, now time.Time) (string, error) {
 	host := model.VolumeServiceHost(s.opts.Backend)
-	svc, err := st.GetService(ctx, host, model.BinaryVolume)
-	if errors.Is(err, model.ErrNotFound) {
-		return true, nil
+	svc, err := s.db.Store().GetService(ctx, host, model.BinaryVolume)
+	switch {
+	case errors.Is(err, model.ErrNotFound):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("scheduler: volume service: %w", err)
+	case svc.Disabled:
+		return fmt.Sprintf("The cinder-volume service %s is disabled.", host), nil
+	case svc.Frozen:
+		return fmt.Sprintf("The cinder-volume service %s is frozen.", host), nil
+	case now.Sub(svc.UpdatedAt) > s.opts.ServiceDownTime:
+		return fmt.Sprintf("The cinder-volume service %s is down.", host), nil
 	}
-	if err != nil {
-		return false, fmt.Errorf("scheduler: volume service: %w", err)
-	}
-	if svc.Disabled || svc.Frozen || now.Sub(svc.UpdatedAt) > s.opts.ServiceDownTime {
-		s.log.Warn("cinder-volume service unusable; no backend to place on", "host", host,
-			"disabled", svc.Disabled, "frozen", svc.Frozen, "last_heartbeat", svc.UpdatedAt)
-		return false, nil
-	}
-	return true, nil
+	return "", nil
 }
 
 // record writes plan for workflow w of volume volID in one transaction. It returns errPlaced

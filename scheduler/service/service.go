@@ -131,6 +131,13 @@ func (s *Service) Schedule(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	if why, err := s.volumeServiceRefusal(ctx, s.now()); err != nil {
+		return err
+	} else if why != "" {
+		reason := "No valid backend was found. " + why
+		log.Warn("scheduler: no placement", "reason", reason)
+		return s.fail(ctx, w, v.ID, reason)
+	}
 	st, err := s.snapshot(ctx)
 	if err != nil {
 		return err

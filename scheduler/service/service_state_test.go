@@ -28,8 +28,9 @@ func TestVolumeServiceState(t *testing.T) {
 				t.Helper()
 				got := place()
 				require.Equal(t, model.StatusError, got.Status, why)
-				require.Contains(t, got.ErrorReason, "No valid backend", why)
+				require.Equal(t, "No valid backend was found. The cinder-volume service dlvm@be1 is "+why+".", got.ErrorReason)
 				require.Empty(t, got.DVGID, why)
+				require.Empty(t, e.legs(got.ID), why)
 			}
 
 			require.Equal(t, "dvg-gold", place().DVGID, "no service row yet: placement goes on")

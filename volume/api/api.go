@@ -3,8 +3,11 @@
 // scheduler or the volume manager. It knows nothing of HTTP; apiv3 turns its errors into faults.
 //
 // Files: volumes.go (create, read, update), volume_lifecycle.go (delete, extend), snapshots.go,
-// backups.go (backups, restore, export/import), types.go (volume types and extra specs), quotas.go,
-// pools.go (get_pools and availability zones).
+// backups.go (backups, restore, export/import), manage.go (manage/unmanage), retype.go,
+// messages.go, types.go (volume types and extra specs), quotas.go, pools.go (get_pools and
+// availability zones), qos.go (QoS specs), type_access.go (private type access, type
+// encryption), services.go (os-services, os-hosts, capabilities), quota_classes.go, groups,
+// group snapshots and transfers in their own files.
 package api
 
 import (

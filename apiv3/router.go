@@ -23,6 +23,7 @@ import (
 // Service is the part of the service layer (*api.API) the routes call.
 type Service interface {
 	AttachService
+	OnlineService
 	CreateVolume(ctx context.Context, c api.Caller, req api.CreateVolumeRequest) (*model.Volume, error)
 	GetVolume(ctx context.Context, c api.Caller, id string) (*model.Volume, error)
 	ListVolumes(ctx context.Context, c api.Caller, q db.VolumeQuery, allTenants bool) ([]*model.Volume, error)

@@ -63,6 +63,16 @@ type Options struct {
 	// Connectors dials compute hosts' connector daemons (attach of multi-leg volumes); nil
 	// makes such attaches fail with a clear error.
 	Connectors ConnectorDialer
+	// Nova is told when an in-use volume grew (volume-extended events); nil skips that, and
+	// the manager logs that Nova was not told.
+	Nova NovaNotifier
+}
+
+// NovaNotifier sends Nova's server external events (nova.Client).
+type NovaNotifier interface {
+	// VolumeExtended sends one volume-extended event (tag: the volume id) per server. Servers
+	// Nova does not know are not an error.
+	VolumeExtended(ctx context.Context, volumeID string, serverUUIDs []string) error
 }
 
 // Manager runs workflows. Create one per process with New, then Run.

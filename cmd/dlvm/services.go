@@ -22,6 +22,7 @@ import (
 	"github.com/dlvm-project/dlvm/volume"
 	"github.com/dlvm-project/dlvm/volume/agent"
 	volapi "github.com/dlvm-project/dlvm/volume/api"
+	"github.com/dlvm-project/dlvm/volume/nova"
 	"github.com/dlvm-project/dlvm/volume/rpc"
 )
 
@@ -173,10 +174,22 @@ func registerDVGs(ctx context.Context, d *db.DB, cfg *etc.Config) error {
 func newManager(d *db.DB, bus rpc.Bus, cfg *etc.Config, log *slog.Logger) (*volume.Manager, error) {
 	hc := &http.Client{Timeout: 5 * time.Minute}
 	dial := func(p *model.DPV) volume.Agent { return agent.NewClient(p.URL, hc, cfg.Default.AgentToken) }
-	return volume.New(d, bus, dial, volume.Options{
+	opts := volume.Options{
 		Host: cfg.Default.Host, SweepInterval: cfg.Default.WorkflowSweepInterval, StaleAfter: cfg.Default.WorkflowStaleAfter,
 		Connectors: connectorDialer(cfg),
-	}, log.With("component", "volume"))
+	}
+	if n := cfg.Nova; n.Configured() {
+		c, err := nova.New(nova.Options{AuthURL: n.AuthURL, Username: n.Username, Password: n.Password,
+			ProjectName: n.ProjectName, UserDomainName: n.UserDomainName, ProjectDomainName: n.ProjectDomainName,
+			RegionName: n.RegionName, Interface: n.EndpointType, Log: log.With("component", "nova")})
+		if err != nil {
+			return nil, err
+		}
+		opts.Nova = c
+	} else {
+		log.Info("no [nova] auth_url: Nova will not be told when attached volumes grow")
+	}
+	return volume.New(d, bus, dial, opts, log.With("component", "volume"))
 }
 
 func newScheduler(d *db.DB, bus rpc.Bus, cfg *etc.Config, log *slog.Logger) *service.Service {

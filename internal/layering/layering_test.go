@@ -30,6 +30,7 @@ var allowed = map[string][]string{
 	"volume/target":        {"model", "internal/runner"},
 	"volume/agent":         {"model", "volume/pool", "volume/rpc", "volume/target"},
 	"volume/api":           {"model", "db", "volume/rpc"},
+	"volume/nova":          {},
 	"volume":               {"model", "db", "volume/pool", "volume/rpc", "volume/target", "connector"},
 	"scheduler/service":    {"model", "db", "scheduler", "volume/rpc"},
 	"apiv3":                {"model", "db", "volume/api"},

@@ -50,3 +50,29 @@ func TestExtendInUseMicroversion(t *testing.T) {
 	r = e.do("POST", act, member, "3.41", body(3))
 	require.Equal(t, http.StatusAccepted, r.code, "before 3.42 the plain extend is called: %s", r.body)
 }
+
+// VolumeHealth of the fake: every volume is degraded, one leg failed on a dead dpv.
+func (f *fakeService) VolumeHealth(ctx context.Context, c api.Caller, id string) (*model.VolumeHealth, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, err := f.vol(c, id); err != nil {
+		return nil, err
+	}
+	return &model.VolumeHealth{VolumeID: id, Status: model.HealthDegraded, Legs: []model.LegReport{
+		{LegID: "l1", DPVID: "p1", DPVState: "up", State: model.LegStateOK},
+		{LegID: "l2", Mirror: 1, DPVID: "p2", DPVState: "down", State: model.LegStateFailed, DirtyRegions: 9, Message: "timeout"},
+	}}, nil
+}
+
+func TestVolumeHealthRoute(t *testing.T) {
+	e := newEnv(t)
+	id := e.createVolume(member, map[string]any{"size": 1})["id"].(string)
+	path := "/v3/" + projA + "/volumes/" + id + "/dlvm-health"
+	requireFault(t, e.do("GET", path, member, "", nil), 403, "forbidden", "dlvm_health")
+	r := e.do("GET", path, admin, "3.70", nil)
+	require.Equal(t, http.StatusOK, r.code, "body: %s", r.body)
+	require.JSONEq(t, `{"health":{"volume_id":"`+id+`","status":"degraded","legs":[
+		{"leg_id":"l1","group":0,"mirror":0,"dpv_id":"p1","dpv_state":"up","state":"ok","dirty_regions":0,"message":null,"since":null,"reported_at":null},
+		{"leg_id":"l2","group":0,"mirror":1,"dpv_id":"p2","dpv_state":"down","state":"failed","dirty_regions":9,"message":"timeout","since":null,"reported_at":null}]}}`, string(r.body))
+	requireFault(t, e.do("GET", "/v3/"+projA+"/volumes/00000000-0000-0000-0000-000000000000/dlvm-health", admin, "", nil), 404, "itemNotFound", "")
+}

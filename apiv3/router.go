@@ -254,6 +254,7 @@ func (h *Handler) routes() *mux.Router {
 	h.quotaRoutes(add, v30)
 	h.miscRoutes(add, v30)
 	h.attachmentRoutes(add)
+	h.onlineRoutes(add, v30)
 	return m
 }
 

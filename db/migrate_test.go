@@ -17,7 +17,7 @@ func TestMigrateIdempotent(t *testing.T) {
 		v, dirty, err := d.SchemaVersion(ctx)
 		require.NoError(t, err)
 		require.False(t, dirty)
-		require.Equal(t, uint(2), v)
+		require.Equal(t, uint(7), v)
 
 		require.NoError(t, d.Store().CreateVolume(ctx, newVolume("vol-1", "p1", base)))
 		require.NoError(t, d.Migrate(ctx))
@@ -63,7 +63,7 @@ func TestMigrateConcurrent(t *testing.T) {
 			v, dirty, err := pools[0].SchemaVersion(ctx)
 			require.NoError(t, err)
 			require.False(t, dirty)
-			require.Equal(t, uint(2), v)
+			require.Equal(t, uint(7), v)
 			require.NoError(t, pools[1].Store().CreateWorkflow(ctx, &model.Workflow{ID: "w", Kind: model.WfCreateVolume}))
 		})
 	}

@@ -156,6 +156,12 @@ func (m *Manager) handle(ctx context.Context, method string, args json.RawMessag
 			return fmt.Errorf("volume: bad ihost heartbeat: %w", err)
 		}
 		return m.RecordIHostHeartbeat(ctx, hb)
+	case rpc.MethodLegHealth:
+		var r rpc.LegHealthReport
+		if err := json.Unmarshal(args, &r); err != nil {
+			return fmt.Errorf("volume: bad leg health report: %w", err)
+		}
+		return m.RecordLegHealth(ctx, r)
 	}
 	return fmt.Errorf("volume: unknown method %q", method)
 }

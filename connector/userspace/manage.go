@@ -100,6 +100,7 @@ func (e *Engine) Health(ctx context.Context, volumeID string) ([]connector.LegHe
 			if st := m.Health(); l.plan.Mirror < len(st) {
 				h.State = st[l.plan.Mirror].String()
 			}
+			h.DirtyRegions = m.DirtyRegions()
 		}
 		if l.err != nil {
 			h.Message = l.err.Error()

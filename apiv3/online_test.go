@@ -9,6 +9,7 @@ import (
 
 	"github.com/dlvm-project/dlvm/model"
 	"github.com/dlvm-project/dlvm/volume/api"
+	"github.com/dlvm-project/dlvm/volume/target"
 )
 
 // ExtendVolumeInUse of the fake: like ExtendVolume (which ignores the status, as the fake's
@@ -75,4 +76,17 @@ func TestVolumeHealthRoute(t *testing.T) {
 		{"leg_id":"l1","group":0,"mirror":0,"dpv_id":"p1","dpv_state":"up","state":"ok","dirty_regions":0,"message":null,"since":null,"reported_at":null},
 		{"leg_id":"l2","group":0,"mirror":1,"dpv_id":"p2","dpv_state":"down","state":"failed","dirty_regions":9,"message":"timeout","since":null,"reported_at":null}]}}`, string(r.body))
 	requireFault(t, e.do("GET", "/v3/"+projA+"/volumes/00000000-0000-0000-0000-000000000000/dlvm-health", admin, "", nil), 404, "itemNotFound", "")
+}
+
+// ResyncExports of the attachment tests' agent: it exports every named leg to its first
+// initiator.
+func (f *stackAgent) ResyncExports(ctx context.Context, legs []target.LegExports) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, l := range legs {
+		if len(l.Access) > 0 {
+			f.exports[l.LegID] = l.Access[0].InitiatorIQN
+		}
+	}
+	return nil
 }

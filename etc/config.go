@@ -86,6 +86,7 @@ type DefaultSection struct {
 	WorkflowStaleAfter      time.Duration  // workflow_stale_after: a claimed workflow untouched this long is taken over
 	DPVHeartbeatInterval    time.Duration  // dpv_heartbeat_interval: how often agents report
 	DPVHeartbeatTimeout     time.Duration  // dpv_heartbeat_timeout: a dpv silent this long is down
+	LegReplaceAfter         time.Duration  // leg_replace_after: legs of a dpv silent this long are replaced (0: never)
 	AgentToken              string         // agent_token: shared secret between managers and dpv agents
 }
 

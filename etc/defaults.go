@@ -56,6 +56,7 @@ func productionBase() *Config {
 			WorkflowStaleAfter:    60 * time.Second,
 			DPVHeartbeatInterval:  5 * time.Second,
 			DPVHeartbeatTimeout:   30 * time.Second,
+			LegReplaceAfter:       10 * time.Minute,
 		},
 		KeystoneAuthtoken: KeystoneAuthtokenSection{
 			AuthType:           "password",

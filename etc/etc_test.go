@@ -134,6 +134,7 @@ workflow_sweep_interval = 15
 workflow_stale_after = 2m
 dpv_heartbeat_interval = 3
 dpv_heartbeat_timeout = 20
+leg_replace_after = 120
 agent_token = s3cr#t;x
 
 [database]
@@ -223,7 +224,7 @@ func TestParseFull(t *testing.T) {
 			Layout:                LayoutDefaults{Mirrors: 3, Stripes: 4, StripeChunkKiB: 64},
 			WorkflowSweepInterval: 15 * time.Second, WorkflowStaleAfter: 2 * time.Minute,
 			DPVHeartbeatInterval: 3 * time.Second, DPVHeartbeatTimeout: 20 * time.Second,
-			AgentToken: "s3cr#t;x",
+			LegReplaceAfter: 2 * time.Minute, AgentToken: "s3cr#t;x",
 		},
 		Database: DatabaseSection{
 			Connection:  "mysql+pymysql://dlvm:secret@db.example.com:3306/dlvm?charset=utf8",
@@ -334,6 +335,8 @@ func TestValidationErrors(t *testing.T) {
 			`[DEFAULT] state_path: must be an absolute path, got "data"`},
 		{"stripe chunk not power of two", "[DEFAULT]\ndlvm_default_stripe_chunk_kib = 100\n",
 			`[DEFAULT] dlvm_default_stripe_chunk_kib: must be a power of two >= 4, got 100`},
+		{"leg replace too soon", "[DEFAULT]\nleg_replace_after = 10\n",
+			`[DEFAULT] leg_replace_after: must be 0 (never) or at least dpv_heartbeat_timeout (10s < 30s)`},
 		{"heartbeat timeout too short", "[DEFAULT]\ndpv_heartbeat_timeout = 5\n",
 			`[DEFAULT] dpv_heartbeat_timeout: must be longer than dpv_heartbeat_interval (5s <= 5s)`},
 		{"bad oversubscription", "[DEFAULT]\nenabled_backends = b\n[b]\nmax_over_subscription_ratio = 0.5\n",

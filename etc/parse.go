@@ -183,6 +183,7 @@ func (p *parser) read(c *Config) {
 	r.duration("workflow_stale_after", &d.WorkflowStaleAfter)
 	r.duration("dpv_heartbeat_interval", &d.DPVHeartbeatInterval)
 	r.duration("dpv_heartbeat_timeout", &d.DPVHeartbeatTimeout)
+	r.duration("leg_replace_after", &d.LegReplaceAfter)
 	r.str("agent_token", &d.AgentToken)
 
 	db := &c.Database

@@ -181,6 +181,10 @@ func (c *Config) validateDefault(v *validator) {
 		v.add(s, "dpv_heartbeat_timeout", "must be longer than dpv_heartbeat_interval (%s <= %s)",
 			secs(d.DPVHeartbeatTimeout), secs(d.DPVHeartbeatInterval))
 	}
+	if d.LegReplaceAfter < 0 || d.LegReplaceAfter > 0 && d.LegReplaceAfter < d.DPVHeartbeatTimeout {
+		v.add(s, "leg_replace_after", "must be 0 (never) or at least dpv_heartbeat_timeout (%s < %s)",
+			secs(d.LegReplaceAfter), secs(d.DPVHeartbeatTimeout))
+	}
 }
 
 // secs formats a duration the way the file spells it.

@@ -79,6 +79,18 @@ func (h *fakeHost) ReplaceLeg(ctx context.Context, id, old string, leg connector
 		return h.fail
 	}
 	h.replaced = append(h.replaced, old+"->"+leg.LegID)
+	// The resync ends at once: the new leg is reported in sync in the old one's place.
+	if h.health == nil {
+		h.health = map[string][]connector.LegHealth{}
+	}
+	var hs []connector.LegHealth
+	for _, l := range h.attached[id].Legs {
+		if l.LegID == old {
+			l.LegID = leg.LegID
+		}
+		hs = append(hs, connector.LegHealth{LegID: l.LegID, State: "ok"})
+	}
+	h.health[id] = hs
 	return nil
 }
 

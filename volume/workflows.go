@@ -453,6 +453,13 @@ func (m *Manager) rollback(ctx context.Context, w *model.Workflow, cause error, 
 			}
 			return m.failVolume(ctx, s, w, model.StatusErrorExtending, reason)
 		})
+	case model.WfReplaceLeg:
+		// The volume keeps its status; the half-filled replacement goes (a later check starts
+		// another replacement if the old leg is still lost).
+		if err := m.deleteLegs(ctx, w.ID); err != nil && !errors.Is(err, model.ErrUnavailable) {
+			return err
+		}
+		return m.finish(ctx, w, model.WfFailed, reason)
 	case model.WfCreateSnapshot, model.WfDeleteSnapshot:
 		if w.Kind == model.WfCreateSnapshot {
 			if err := m.deleteLegs(ctx, w.SnapshotID); err != nil && !errors.Is(err, model.ErrUnavailable) {

@@ -176,7 +176,7 @@ func newManager(d *db.DB, bus rpc.Bus, cfg *etc.Config, log *slog.Logger) (*volu
 	dial := func(p *model.DPV) volume.Agent { return agent.NewClient(p.URL, hc, cfg.Default.AgentToken) }
 	opts := volume.Options{
 		Host: cfg.Default.Host, SweepInterval: cfg.Default.WorkflowSweepInterval, StaleAfter: cfg.Default.WorkflowStaleAfter,
-		Connectors: connectorDialer(cfg),
+		Connectors: connectorDialer(cfg), HeartbeatTimeout: cfg.Default.DPVHeartbeatTimeout, LegReplaceAfter: cfg.Default.LegReplaceAfter,
 	}
 	if n := cfg.Nova; n.Configured() {
 		c, err := nova.New(nova.Options{AuthURL: n.AuthURL, Username: n.Username, Password: n.Password,

@@ -31,7 +31,7 @@ var allowed = map[string][]string{
 	"volume/agent":         {"model", "volume/pool", "volume/rpc", "volume/target"},
 	"volume/api":           {"model", "db", "volume/rpc"},
 	"volume/nova":          {},
-	"volume":               {"model", "db", "volume/pool", "volume/rpc", "volume/target", "connector"},
+	"volume":               {"model", "db", "scheduler", "volume/pool", "volume/rpc", "volume/target", "connector"},
 	"scheduler/service":    {"model", "db", "scheduler", "volume/rpc"},
 	"apiv3":                {"model", "db", "volume/api"},
 	"connector":            {},

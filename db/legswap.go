@@ -1,0 +1,44 @@
+package db
+
+import (
+	"context"
+
+	"github.com/dlvm-project/dlvm/model"
+)
+
+// SwapLeg makes leg newID (a filled replacement) a leg of volumeID in the place of oldID, in one
+// transaction: the new leg becomes OwnerVolume and available; the old one OwnerRetired and
+// LegDeleting with the new leg as its owner (its dpv deletes it when it answers again), and
+// the hosts' reports about it are
+// forgotten. Swapping again is a no-op. ErrNotFound when either leg is missing.
+func (s *Store) SwapLeg(ctx context.Context, volumeID, oldID, newID string) error {
+	return s.write(ctx, func(s *Store) error {
+		t := s.tv(now())
+		res, err := s.q.ExecContext(ctx, `UPDATE legs SET owner_kind = ?, owner_id = ?, status = ?, updated_at = ? WHERE id = ? AND status <> ?`,
+			model.OwnerVolume, volumeID, model.LegAvailable, t, newID, model.LegDeleted)
+		if err != nil {
+			return dbErr("swap leg in", err)
+		}
+		if n, err := affected(res); err != nil {
+			return err
+		} else if n == 0 {
+			return notFound("Leg", newID)
+		}
+		res, err = s.q.ExecContext(ctx, `UPDATE legs SET owner_kind = ?, owner_id = ?, status = CASE WHEN status = ? THEN status ELSE ? END, updated_at = ? WHERE id = ?`,
+			model.OwnerRetired, newID, model.LegDeleted, model.LegDeleting, t, oldID)
+		if err != nil {
+			return dbErr("swap leg out", err)
+		}
+		if n, err := affected(res); err != nil {
+			return err
+		} else if n == 0 {
+			return notFound("Leg", oldID)
+		}
+		return s.DeleteLegHealth(ctx, oldID)
+	})
+}
+
+// ListLegsByKind returns the non-deleted legs of one owner kind (replacements, retired legs).
+func (s *Store) ListLegsByKind(ctx context.Context, ownerKind string) ([]*model.Leg, error) {
+	return s.listLegs(ctx, "owner_kind = ?", ownerKind)
+}

@@ -42,3 +42,26 @@ func (s *Store) SwapLeg(ctx context.Context, volumeID, oldID, newID string) erro
 func (s *Store) ListLegsByKind(ctx context.Context, ownerKind string) ([]*model.Leg, error) {
 	return s.listLegs(ctx, "owner_kind = ?", ownerKind)
 }
+
+// ListVolumeLegsWithReplacements returns a volume's legs followed by the replacement legs being
+// filled for them (owner kind replacement, SourceLegID one of the volume's legs).
+func (s *Store) ListVolumeLegsWithReplacements(ctx context.Context, volumeID string) ([]*model.Leg, error) {
+	legs, err := s.ListLegs(ctx, volumeID)
+	if err != nil {
+		return nil, err
+	}
+	repl, err := s.ListLegsByKind(ctx, model.OwnerReplacement)
+	if err != nil {
+		return nil, err
+	}
+	mine := map[string]bool{}
+	for _, l := range legs {
+		mine[l.ID] = true
+	}
+	for _, r := range repl {
+		if mine[r.SourceLegID] {
+			legs = append(legs, r)
+		}
+	}
+	return legs, nil
+}

@@ -139,7 +139,7 @@ func TestLegReplacement(t *testing.T) {
 
 	// The manager replaces the leg after leg_replace_after; the host resyncs the new one. The
 	// service shows the volume degraded meanwhile.
-	sawDegraded := false
+	sawDegraded, sawResyncing, lastStatus := false, false, ""
 	var after map[string]string
 	deadline = time.Now().Add(3 * time.Minute)
 	for {
@@ -159,17 +159,18 @@ func TestLegReplacement(t *testing.T) {
 				Status string `json:"status"`
 			} `json:"health"`
 		}
-		if _, err := c.Get(ctx, c.ServiceURL("volumes", vol.ID, "dlvm-health"), &h, nil); err == nil && h.Health.Status == "degraded" {
-			if !sawDegraded {
-				t.Logf("service shows the volume degraded %s after the kill (host: %v)", time.Since(killed).Round(time.Millisecond), after)
-			}
-			sawDegraded = true
+		if _, err := c.Get(ctx, c.ServiceURL("volumes", vol.ID, "dlvm-health"), &h, nil); err == nil && h.Health.Status != lastStatus {
+			t.Logf("service shows the volume %s %s after the kill (host: %v)", h.Health.Status, time.Since(killed).Round(time.Millisecond), after)
+			lastStatus = h.Health.Status
+			sawDegraded = sawDegraded || h.Health.Status == "degraded"
+			sawResyncing = sawResyncing || h.Health.Status == "resyncing"
 		}
 		require.True(t, time.Now().Before(deadline), "leg not replaced within 3 minutes: %v", after)
 		time.Sleep(500 * time.Millisecond)
 	}
 	t.Logf("leg replaced and in sync %s after the kill: %v", time.Since(killed).Round(time.Millisecond), after)
 	require.True(t, sawDegraded, "the service never showed the volume degraded")
+	require.True(t, sawResyncing, "the service never showed the volume resyncing")
 	require.NoError(t, writer.Wait(), "fio (write + verify) through the loss and the replacement:\n%s", out.String())
 
 	// The service shows the volume healthy again, with the new leg.

@@ -9,13 +9,14 @@ import (
 
 // RecordLegHealth stores a connector daemon's leg report (the host's full view: volumes it
 // no longer reports are forgotten for that host). Legs that are no longer part of their volume
-// (replaced meanwhile) are ignored. A volume whose health changes is logged, as a warning when
+// (replaced meanwhile) are ignored; replacements being filled are kept. A volume whose health changes is logged, as a warning when
 // it is worse than healthy.
 func (m *Manager) RecordLegHealth(ctx context.Context, r rpc.LegHealthReport) error {
 	st := m.db.Store()
 	var rows []*model.LegHealth
 	for _, v := range r.Volumes {
-		legs, err := st.ListLegs(ctx, v.VolumeID)
+		// A replacement being resynced is reported by the hosts before it joins the volume.
+		legs, err := st.ListVolumeLegsWithReplacements(ctx, v.VolumeID)
 		if err != nil {
 			return err
 		}

@@ -40,6 +40,16 @@ func TestRecordLegHealth(t *testing.T) {
 			require.EqualValues(t, 4, byLeg[legs[1].ID].DirtyRegions)
 			require.Equal(t, "compute-1", byLeg[legs[0].ID].Host)
 
+			// A replacement being filled is reported by the host before it joins the volume.
+			require.NoError(t, r.db.Store().CreateLegs(ctx, []*model.Leg{{ID: "repl-1", OwnerKind: model.OwnerReplacement,
+				OwnerID: "wf-1", Group: 0, Mirror: 1, DPVID: "dpv-c", SizeBytes: legs[1].SizeBytes, SourceLegID: legs[1].ID,
+				Status: model.LegCreating}}))
+			report(`{"host":"compute-1","volumes":[{"volume_id":"` + vol + `","legs":[
+				{"leg_id":"` + legs[0].ID + `","state":"ok"},{"leg_id":"repl-1","state":"resyncing"}]}]}`)
+			got, err = r.db.Store().ListLegHealth(ctx, vol)
+			require.NoError(t, err)
+			require.Len(t, got, 2)
+
 			report(`{"host":"compute-1","volumes":[]}`)
 			got, err = r.db.Store().ListLegHealth(ctx, vol)
 			require.NoError(t, err)

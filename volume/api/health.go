@@ -7,7 +7,8 @@ import (
 	"github.com/dlvm-project/dlvm/model"
 )
 
-// VolumeHealth returns a volume's health for operators (admin only): every leg with its dpv and
+// VolumeHealth returns a volume's health for operators (admin only): every leg (and replacement
+// being resynced) with its dpv and
 // whether that dpv is heartbeating, the worst state the hosts assembling the volume report for
 // it, and the derived status (healthy, resyncing, degraded, failed; unknown when no host
 // assembles it). A volume nobody assembles but with a leg on a dpv that stopped heartbeating
@@ -21,7 +22,7 @@ func (a *API) VolumeHealth(ctx context.Context, c Caller, id string) (*model.Vol
 	if err != nil {
 		return nil, err
 	}
-	legs, err := st.ListLegs(ctx, v.ID)
+	legs, err := st.ListVolumeLegsWithReplacements(ctx, v.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -32,6 +33,12 @@ func (a *API) VolumeHealth(ctx context.Context, c Caller, id string) (*model.Vol
 	out := &model.VolumeHealth{VolumeID: v.ID, Legs: model.MergeLegHealth(legs, reports)}
 	out.Status = model.DeriveHealth(out.Legs)
 	now := a.opts.Now()
+	replaced := map[string]bool{} // legs whose replacement is being filled: out of service already
+	for _, l := range legs {
+		if l.OwnerKind == model.OwnerReplacement {
+			replaced[l.SourceLegID] = true
+		}
+	}
 	downs := make([]model.LegReport, len(out.Legs))
 	for i := range out.Legs {
 		l := &out.Legs[i]
@@ -47,7 +54,10 @@ func (a *API) VolumeHealth(ctx context.Context, c Caller, id string) (*model.Vol
 		// What the dpvs alone say: a leg on a dead dpv is out of service whatever was reported.
 		downs[i] = *l
 		downs[i].State = model.LegStateOK
-		if l.DPVState == "down" {
+		switch {
+		case replaced[l.LegID]:
+			downs[i].State = ""
+		case l.DPVState == "down":
 			downs[i].State = model.LegStateFailed
 		}
 	}

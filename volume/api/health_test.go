@@ -59,4 +59,19 @@ func TestVolumeHealth(t *testing.T) {
 	h = health()
 	require.Equal(t, model.HealthDegraded, h.Status)
 	require.Equal(t, "down", h.Legs[1].DPVState)
+
+	// A replacement of l2 being resynced by the host: the volume is resyncing, the replacement
+	// is listed after the volume's legs.
+	require.NoError(t, s.UpsertDPV(e.ctx, &model.DPV{ID: "p3", Name: "p3", State: "up", HeartbeatAt: now}))
+	require.NoError(t, s.CreateLegs(e.ctx, []*model.Leg{{ID: "l3", OwnerKind: model.OwnerReplacement, OwnerID: "wf-1",
+		Group: 0, Mirror: 1, DPVID: "p3", SizeBytes: model.GiB, SourceLegID: "l2", Status: model.LegCreating}}))
+	require.NoError(t, s.SetHostLegHealth(e.ctx, "c1", []*model.LegHealth{
+		{LegID: "l1", VolumeID: v.ID, State: model.LegStateOK},
+		{LegID: "l3", VolumeID: v.ID, State: model.LegStateResyncing, DirtyRegions: 2},
+	}))
+	h = health()
+	require.Equal(t, model.HealthResyncing, h.Status)
+	require.Len(t, h.Legs, 3)
+	require.Equal(t, "l3", h.Legs[2].LegID)
+	require.Equal(t, model.LegStateResyncing, h.Legs[2].State)
 }

@@ -56,6 +56,13 @@ func TestLegReplacement(t *testing.T) {
 	conf := filepath.Join(base, "all-in-one.conf")
 	require.NoError(t, os.WriteFile(conf, []byte("[DEFAULT]\ntransport_url = "+transport+"\n"+timing+"[all_in_one]\ndpv_count = 1\n"), 0o600))
 	s := startService(t, "--config-file", conf)
+	t.Cleanup(func() { // keep the whole service log of a failed run
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(s.dataDir, "dlvm.log"))
+			_ = os.WriteFile(filepath.Join(os.TempDir(), "TestLegReplacement-dlvm.log"), b, 0o600)
+			t.Logf("service log kept in %s", filepath.Join(os.TempDir(), "TestLegReplacement-dlvm.log"))
+		}
+	})
 
 	// Two more dpvs as their own processes, their pools under the service's data dir.
 	for _, name := range []string{"ext-1", "ext-2"} {

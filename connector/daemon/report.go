@@ -47,8 +47,8 @@ func (s *Server) Report(ctx context.Context, host string) HealthReport {
 	r := HealthReport{Host: host, Volumes: []VolumeHealth{}}
 	for _, id := range ids {
 		hs, err := s.eng.Health(ctx, id)
-		if err != nil {
-			s.log.Warn("health of an attached volume", "volume_id", id, "err", err)
+		if err != nil { // being detached, or torn down behind the server's back
+			s.log.Debug("no health for a tracked volume", "volume_id", id, "err", err)
 			continue
 		}
 		sort.Slice(hs, func(i, j int) bool { return hs[i].LegID < hs[j].LegID })

@@ -31,6 +31,7 @@ type Service interface {
 	RetypeService
 	BackupService
 	ManageService
+	OnlineService
 	CreateVolume(ctx context.Context, c api.Caller, req api.CreateVolumeRequest) (*model.Volume, error)
 	GetVolume(ctx context.Context, c api.Caller, id string) (*model.Volume, error)
 	ListVolumes(ctx context.Context, c api.Caller, q db.VolumeQuery, allTenants bool) ([]*model.Volume, error)
@@ -267,6 +268,7 @@ func (h *Handler) routes() *mux.Router {
 	h.messageRoutes(add, v30)
 	h.backupRoutes(add, v30)
 	h.manageRoutes(add, v30)
+	h.onlineRoutes(add, v30)
 	return m
 }
 

@@ -109,7 +109,7 @@ func actExtend(ctx context.Context, h *Handler, w http.ResponseWriter, id string
 	if err != nil {
 		return err
 	}
-	if err := h.svc.ExtendVolume(ctx, state(ctx).caller, id, size); err != nil {
+	if err := h.extendFor(ctx)(ctx, state(ctx).caller, id, size); err != nil {
 		return err
 	}
 	writeEmpty(w, http.StatusAccepted)

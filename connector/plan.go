@@ -55,6 +55,9 @@ type LegHealth struct {
 	LegID   string `json:"leg_id"`
 	State   string `json:"state"` // "ok", "failed", "resyncing"
 	Message string `json:"message,omitempty"`
+	// DirtyRegions counts the regions of the leg's mirror written while a leg was out of sync
+	// (what a returning leg must be given); 0 where the engine cannot tell.
+	DirtyRegions int64 `json:"dirty_regions,omitempty"`
 }
 
 // Engine assembles and tears down volumes on this host.

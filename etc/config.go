@@ -91,6 +91,7 @@ type DefaultSection struct {
 	DPVHeartbeatTimeout     time.Duration  // dpv_heartbeat_timeout: a dpv silent this long is down
 	ReportInterval          time.Duration  // report_interval: how often services heartbeat their os-services row
 	ServiceDownTime         time.Duration  // service_down_time: a service silent this long is down
+	LegReplaceAfter         time.Duration  // leg_replace_after: legs of a dpv silent this long are replaced (0: never)
 	AgentToken              string         // agent_token: shared secret between managers and dpv agents
 }
 

@@ -65,6 +65,7 @@ func productionBase() *Config {
 			DPVHeartbeatTimeout:   30 * time.Second,
 			ReportInterval:        10 * time.Second,
 			ServiceDownTime:       60 * time.Second,
+			LegReplaceAfter:       10 * time.Minute,
 		},
 		KeystoneAuthtoken: KeystoneAuthtokenSection{
 			AuthType:           "password",

@@ -143,6 +143,7 @@ dpv_heartbeat_interval = 3
 dpv_heartbeat_timeout = 20
 report_interval = 5
 service_down_time = 45
+leg_replace_after = 120
 agent_token = s3cr#t;x
 
 [database]
@@ -233,7 +234,7 @@ func TestParseFull(t *testing.T) {
 			WorkflowSweepInterval: 15 * time.Second, WorkflowStaleAfter: 2 * time.Minute, MessageTTL: 3600 * time.Second,
 			DPVHeartbeatInterval: 3 * time.Second, DPVHeartbeatTimeout: 20 * time.Second,
 			ReportInterval: 5 * time.Second, ServiceDownTime: 45 * time.Second,
-			AgentToken: "s3cr#t;x",
+			LegReplaceAfter: 2 * time.Minute, AgentToken: "s3cr#t;x",
 		},
 		Database: DatabaseSection{
 			Connection:  "mysql+pymysql://dlvm:secret@db.example.com:3306/dlvm?charset=utf8",
@@ -347,6 +348,8 @@ func TestValidationErrors(t *testing.T) {
 			`[DEFAULT] dlvm_default_stripe_chunk_kib: must be a power of two >= 4, got 100`},
 		{"service down time too short", "[DEFAULT]\nreport_interval = 60\n",
 			`[DEFAULT] service_down_time: must be longer than report_interval (60s <= 60s)`},
+		{"leg replace too soon", "[DEFAULT]\nleg_replace_after = 10\n",
+			`[DEFAULT] leg_replace_after: must be 0 (never) or at least dpv_heartbeat_timeout (10s < 30s)`},
 		{"heartbeat timeout too short", "[DEFAULT]\ndpv_heartbeat_timeout = 5\n",
 			`[DEFAULT] dpv_heartbeat_timeout: must be longer than dpv_heartbeat_interval (5s <= 5s)`},
 		{"bad oversubscription", "[DEFAULT]\nenabled_backends = b\n[b]\nmax_over_subscription_ratio = 0.5\n",

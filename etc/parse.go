@@ -188,6 +188,7 @@ func (p *parser) read(c *Config) {
 	r.duration("dpv_heartbeat_timeout", &d.DPVHeartbeatTimeout)
 	r.duration("report_interval", &d.ReportInterval)
 	r.duration("service_down_time", &d.ServiceDownTime)
+	r.duration("leg_replace_after", &d.LegReplaceAfter)
 	r.str("agent_token", &d.AgentToken)
 
 	db := &c.Database

@@ -190,6 +190,10 @@ func (c *Config) validateDefault(v *validator) {
 		v.add(s, "service_down_time", "must be longer than report_interval (%s <= %s)",
 			secs(d.ServiceDownTime), secs(d.ReportInterval))
 	}
+	if d.LegReplaceAfter < 0 || d.LegReplaceAfter > 0 && d.LegReplaceAfter < d.DPVHeartbeatTimeout {
+		v.add(s, "leg_replace_after", "must be 0 (never) or at least dpv_heartbeat_timeout (%s < %s)",
+			secs(d.LegReplaceAfter), secs(d.DPVHeartbeatTimeout))
+	}
 }
 
 // secs formats a duration the way the file spells it.

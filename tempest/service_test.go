@@ -87,9 +87,10 @@ func binary(t *testing.T) string {
 // dlvm-2); each needs an agent port and a tgtd port.
 const allInOneDPVs = 5
 
-// startService runs `dlvm all-in-one` on a fresh data dir and free ports, waits until its API
-// answers and its openrc exists, and stops it (SIGTERM) when the test ends.
-func startService(t *testing.T) *service {
+// startService runs `dlvm all-in-one` on a fresh data dir and free ports (extraArgs are added to
+// its command line), waits until its API answers and its openrc exists, and stops it (SIGTERM)
+// when the test ends.
+func startService(t *testing.T, extraArgs ...string) *service {
 	t.Helper()
 	bin := binary(t)
 	dir := t.TempDir()
@@ -104,6 +105,7 @@ func startService(t *testing.T) *service {
 	s.cmd = exec.Command(bin, "all-in-one", "--data-dir", dir, "--api-port", fmt.Sprint(api),
 		"--identity-port", fmt.Sprint(id), "--dpv-base-port", fmt.Sprint(dpv), "--target-base-port", fmt.Sprint(s.tgtBase),
 		"--connector-port", fmt.Sprint(s.connPort))
+	s.cmd.Args = append(s.cmd.Args, extraArgs...)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	require.NoError(t, s.cmd.Start())
 	t.Cleanup(func() {

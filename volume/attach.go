@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/dlvm-project/dlvm/connector"
 	"github.com/dlvm-project/dlvm/db"
 	"github.com/dlvm-project/dlvm/model"
 	"github.com/dlvm-project/dlvm/volume/target"
@@ -112,35 +113,11 @@ func (m *Manager) connect(ctx context.Context, j *attachJob, log *slog.Logger) e
 	if err := m.db.Store().UpsertIHost(ctx, j.ihost); err != nil {
 		return err
 	}
-	// Whoever logs in to the legs is the initiator to allow: the host's dlvm connector for a
-	// volume it assembles, the host's own iSCSI stack (os-brick) for a plain iscsi attachment.
-	kind := driverKind(j.conn, j.vol)
-	initiator := firstNonEmpty(j.conn.Initiator, j.ihost.Initiator)
-	if kind == "local" {
-		initiator = firstNonEmpty(j.ihost.Initiator, j.conn.Initiator)
+	plan, err := m.exportPlan(ctx, j)
+	if err != nil {
+		return err
 	}
-	if initiator == "" {
-		return model.Errorf(model.ErrInvalid, "The connector of host %s has no iSCSI initiator.", j.conn.Host)
-	}
-	creds := target.Access{InitiatorIQN: initiator, CHAPUser: j.ihost.CHAPUser, CHAPSecret: j.ihost.CHAPSecret}
-	exports := map[string]target.Export{}
-	dpvs := map[string]*model.DPV{}
-	for _, l := range j.legs {
-		ex, err := m.agentFor(ctx, dpvs, l.DPVID)
-		if err != nil {
-			return err
-		}
-		e, err := ex.ExportLeg(ctx, l.ID, creds)
-		if err != nil {
-			return fmt.Errorf("export leg %s: %w", l.ID, err)
-		}
-		if e.Portal == "" {
-			e.Portal = dpvs[l.DPVID].TargetPortal
-		}
-		exports[l.ID] = e
-	}
-	readOnly := j.att.AttachMode == model.AttachModeRO || j.vol.ReadOnly
-	plan := planFor(j.vol, j.legs, exports, creds, readOnly)
+	kind, readOnly := driverKind(j.conn, j.vol), plan.ReadOnly
 	device := ""
 	if kind == "local" {
 		if j.ihost.URL == "" || m.opts.Connectors == nil {
@@ -267,6 +244,40 @@ func (m *Manager) disconnect(ctx context.Context, j *attachJob, log *slog.Logger
 	}
 	log.Info("volume disconnected", "attachment_id", j.att.ID, "host", j.conn.Host)
 	return nil
+}
+
+// exportPlan exports every leg of j's volume to the initiator that logs in to them from j's
+// host, with the host's CHAP credentials (j.ihost), and returns the host's assembly plan at the
+// volume's current size. Idempotent: exporting an exported leg again is success.
+func (m *Manager) exportPlan(ctx context.Context, j *attachJob) (connector.Plan, error) {
+	// Whoever logs in to the legs is the initiator to allow: the host's dlvm connector for a
+	// volume it assembles, the host's own iSCSI stack (os-brick) for a plain iscsi attachment.
+	initiator := firstNonEmpty(j.conn.Initiator, j.ihost.Initiator)
+	if driverKind(j.conn, j.vol) == "local" {
+		initiator = firstNonEmpty(j.ihost.Initiator, j.conn.Initiator)
+	}
+	if initiator == "" {
+		return connector.Plan{}, model.Errorf(model.ErrInvalid, "The connector of host %s has no iSCSI initiator.", j.conn.Host)
+	}
+	creds := target.Access{InitiatorIQN: initiator, CHAPUser: j.ihost.CHAPUser, CHAPSecret: j.ihost.CHAPSecret}
+	exports := map[string]target.Export{}
+	dpvs := map[string]*model.DPV{}
+	for _, l := range j.legs {
+		ex, err := m.agentFor(ctx, dpvs, l.DPVID)
+		if err != nil {
+			return connector.Plan{}, err
+		}
+		e, err := ex.ExportLeg(ctx, l.ID, creds)
+		if err != nil {
+			return connector.Plan{}, fmt.Errorf("export leg %s: %w", l.ID, err)
+		}
+		if e.Portal == "" {
+			e.Portal = dpvs[l.DPVID].TargetPortal
+		}
+		exports[l.ID] = e
+	}
+	readOnly := j.att.AttachMode == model.AttachModeRO || j.vol.ReadOnly
+	return planFor(j.vol, j.legs, exports, creds, readOnly), nil
 }
 
 func firstNonEmpty(s ...string) string {

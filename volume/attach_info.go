@@ -26,6 +26,15 @@ type HostConnector interface {
 	Quiesce(ctx context.Context, volumeID string, timeout time.Duration) error
 	// Resume ends a Quiesce; resuming a volume that is not paused is success.
 	Resume(ctx context.Context, volumeID string) error
+	// Extend grows the assembled volume to the plan's size after its legs (and their LUNs)
+	// grew; repeating it is success. A volume not attached there is an error whose NotFound()
+	// is true.
+	Extend(ctx context.Context, p connector.Plan) error
+	// ReplaceLeg swaps leg old of the assembled volume for leg and resyncs it fully while the
+	// volume stays in use; replacing a leg already replaced is success.
+	ReplaceLeg(ctx context.Context, volumeID, old string, leg connector.PlanLeg) error
+	// Health reports every leg of the assembled volume as the host sees it.
+	Health(ctx context.Context, volumeID string) ([]connector.LegHealth, error)
 }
 
 // ConnectorDialer returns the client of the connector daemon at url (model.IHost.URL).

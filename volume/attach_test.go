@@ -25,6 +25,9 @@ type fakeHost struct {
 	fail     error
 	paused   []string // Quiesce calls, by volume id
 	resumed  []string
+	extended []connector.Plan                 // Extend calls
+	replaced []string                         // ReplaceLeg calls: "old->new"
+	health   map[string][]connector.LegHealth // by volume id
 }
 
 func (h *fakeHost) Attach(ctx context.Context, p connector.Plan) (*connector.Attached, error) {
@@ -55,6 +58,61 @@ func (h *fakeHost) Resume(ctx context.Context, id string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.resumed = append(h.resumed, id)
+	return nil
+}
+
+func (h *fakeHost) Extend(ctx context.Context, p connector.Plan) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.attached[p.VolumeID]; !ok {
+		return &notFoundErr{}
+	}
+	h.extended = append(h.extended, p)
+	h.attached[p.VolumeID] = p
+	return nil
+}
+
+func (h *fakeHost) ReplaceLeg(ctx context.Context, id, old string, leg connector.PlanLeg) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.fail != nil {
+		return h.fail
+	}
+	h.replaced = append(h.replaced, old+"->"+leg.LegID)
+	// The resync ends at once: the new leg is reported in sync in the old one's place.
+	if h.health == nil {
+		h.health = map[string][]connector.LegHealth{}
+	}
+	var hs []connector.LegHealth
+	for _, l := range h.attached[id].Legs {
+		if l.LegID == old {
+			l.LegID = leg.LegID
+		}
+		hs = append(hs, connector.LegHealth{LegID: l.LegID, State: "ok"})
+	}
+	h.health[id] = hs
+	return nil
+}
+
+func (h *fakeHost) Health(ctx context.Context, id string) ([]connector.LegHealth, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.health[id], nil
+}
+
+// notFoundErr is a daemon's 404 (the volume is not attached there).
+type notFoundErr struct{}
+
+func (*notFoundErr) Error() string  { return "volume not attached on this host" }
+func (*notFoundErr) NotFound() bool { return true }
+
+// fakeNova records volume-extended events as "volume server".
+type fakeNova struct{ events []string }
+
+func (n *fakeNova) VolumeExtended(ctx context.Context, volumeID string, servers []string) error {
+	for _, s := range servers {
+		n.events = append(n.events, volumeID+" "+s)
+	}
 	return nil
 }
 
@@ -192,6 +250,39 @@ func testAttachLocal(t *testing.T, dialect string) {
 	require.Equal(t, []string{vol}, r.host.paused, "paused once for the snapshot")
 	require.Equal(t, []string{vol}, r.host.resumed, "and resumed")
 	require.Len(t, r.legs("s1"), 4)
+
+	// Extend in use: the legs grow while the host is paused, the host grows its device, the
+	// volume is in-use again at its new size, and Nova hears of it.
+	ctx := context.Background()
+	got := r.att(a.ID)
+	got.Status = model.AttachAttached
+	require.NoError(t, r.db.Store().UpdateAttachment(ctx, got))
+	require.NoError(t, r.db.Store().SyncVolumeAttachState(ctx, vol))
+	require.NoError(t, r.db.Store().SetVolumeStatus(ctx, vol, []string{model.StatusInUse}, model.StatusExtending))
+	nova := &fakeNova{}
+	r.m.opts.Nova = nova
+	require.Equal(t, model.WfDone, r.run(r.workflow(model.WfExtendVolume, vol, "", ExtendParams{NewSize: 3, OldSize: 1, InUse: true})).State)
+	require.Equal(t, []string{vol, vol}, r.host.paused, "paused again while the LUNs were re-created")
+	require.Equal(t, []string{vol, vol}, r.host.resumed)
+	require.Len(t, r.host.extended, 1)
+	require.EqualValues(t, 3*model.GiB, r.host.extended[0].SizeBytes)
+	for _, l := range r.host.extended[0].Legs {
+		require.EqualValues(t, model.Layout{Mirrors: 2, Stripes: 2, ChunkKiB: 512}.LegSize(3), l.SizeBytes)
+	}
+	v := r.vol(vol)
+	require.Equal(t, model.StatusInUse, v.Status)
+	require.Equal(t, 3, v.Size)
+	require.Equal(t, []string{vol + " inst-1"}, nova.events)
+
+	// Without [nova] the extend still completes (Nova is not told); a host that lost the
+	// volume meanwhile is skipped.
+	r.m.opts.Nova = nil
+	delete(r.host.attached, vol)
+	require.NoError(t, r.db.Store().SetVolumeStatus(ctx, vol, []string{model.StatusInUse}, model.StatusExtending))
+	require.Equal(t, model.WfDone, r.run(r.workflow(model.WfExtendVolume, vol, "", ExtendParams{NewSize: 4, OldSize: 3, InUse: true})).State)
+	require.Equal(t, 4, r.vol(vol).Size)
+	require.Len(t, r.host.extended, 1)
+	r.host.attached[vol] = r.host.extended[0]
 
 	require.Equal(t, model.WfDone, r.run(r.workflow(model.WfDetachVolume, vol, "", model.AttachParams{AttachmentID: a.ID, Delete: true})).State)
 	require.Empty(t, r.host.attached, "the daemon tore the device down")

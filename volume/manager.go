@@ -50,6 +50,9 @@ type Agent interface {
 	// UnexportInitiator removes the initiator from the leg's target and closes its sessions;
 	// an initiator, target or leg that is not there is success.
 	UnexportInitiator(ctx context.Context, legID, initiator string) error
+	// ResyncExports makes the dpv's target export the named legs to exactly their initiators
+	// (rebuilding targets lost with a reboot); legs not named are left alone.
+	ResyncExports(ctx context.Context, legs []target.LegExports) error
 }
 
 // Dialer returns the agent client for a dpv.
@@ -69,6 +72,25 @@ type Options struct {
 	MessageTTL time.Duration
 	// Backup is the backup driver; nil fails backup workflows with a clear reason.
 	Backup *backup.Posix
+	// HeartbeatTimeout: a dpv silent this long is down (default 60 s); replacement legs go only
+	// to dpvs heard from within it.
+	HeartbeatTimeout time.Duration
+	// LegReplaceAfter: the legs of a dpv silent this long are replaced by legs on other dpvs
+	// (0 disables replacement).
+	LegReplaceAfter time.Duration
+	// ResyncTimeout bounds one wait for hosts to resync a replacement leg (default 2 h; the
+	// workflow is retried after it); ResyncPoll is how often they are asked (default 1 s).
+	ResyncTimeout, ResyncPoll time.Duration
+	// Nova is told when an in-use volume grew (volume-extended events); nil skips that, and
+	// the manager logs that Nova was not told.
+	Nova NovaNotifier
+}
+
+// NovaNotifier sends Nova's server external events (nova.Client).
+type NovaNotifier interface {
+	// VolumeExtended sends one volume-extended event (tag: the volume id) per server. Servers
+	// Nova does not know are not an error.
+	VolumeExtended(ctx context.Context, volumeID string, serverUUIDs []string) error
 }
 
 // Manager runs workflows. Create one per process with New, then Run.
@@ -80,7 +102,8 @@ type Manager struct {
 	log  *slog.Logger
 
 	mu      sync.Mutex
-	running map[string]bool // workflow ids being run by this process
+	running map[string]bool      // workflow ids being run by this process
+	started map[string]time.Time // dpv id -> agent start time last heard (restart detection)
 
 	stopOnce sync.Once
 	stop     chan struct{} // closed when Run ends: long waits inside workflows give up
@@ -100,7 +123,16 @@ func New(d *db.DB, bus rpc.Bus, dial Dialer, opts Options, log *slog.Logger) (*M
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 5
 	}
-	return &Manager{db: d, bus: bus, dial: dial, opts: opts, log: log, running: map[string]bool{}, stop: make(chan struct{})}, nil
+	if opts.HeartbeatTimeout <= 0 {
+		opts.HeartbeatTimeout = 60 * time.Second
+	}
+	if opts.ResyncTimeout <= 0 {
+		opts.ResyncTimeout = 2 * time.Hour
+	}
+	if opts.ResyncPoll <= 0 {
+		opts.ResyncPoll = time.Second
+	}
+	return &Manager{db: d, bus: bus, dial: dial, opts: opts, log: log, running: map[string]bool{}, started: map[string]time.Time{}, stop: make(chan struct{})}, nil
 }
 
 // Run subscribes to the volume topic, resumes this host's unfinished workflows, and sweeps
@@ -156,6 +188,12 @@ func (m *Manager) handle(ctx context.Context, method string, args json.RawMessag
 			return fmt.Errorf("volume: bad ihost heartbeat: %w", err)
 		}
 		return m.RecordIHostHeartbeat(ctx, hb)
+	case rpc.MethodLegHealth:
+		var r rpc.LegHealthReport
+		if err := json.Unmarshal(args, &r); err != nil {
+			return fmt.Errorf("volume: bad leg health report: %w", err)
+		}
+		return m.RecordLegHealth(ctx, r)
 	}
 	return fmt.Errorf("volume: unknown method %q", method)
 }
@@ -177,11 +215,31 @@ func (m *Manager) RecordHeartbeat(ctx context.Context, hb rpc.DPVHeartbeat) erro
 	} else if !errors.Is(err, model.ErrNotFound) {
 		return err
 	}
-	return m.db.Store().UpsertDPV(ctx, &model.DPV{
+	p := &model.DPV{
 		ID: id, Name: hb.Name, DVGID: hb.DVG, URL: hb.URL, Location: hb.Location,
 		PoolType: hb.PoolType, TargetPortal: hb.TargetPortal, TotalBytes: hb.TotalBytes,
 		FreeBytes: hb.FreeBytes, State: state, HeartbeatAt: time.Now().UTC(), CreatedAt: created,
-	})
+	}
+	if err := m.db.Store().UpsertDPV(ctx, p); err != nil {
+		return err
+	}
+	// An agent that restarted (a new start time) or comes back after being silent longer than
+	// the heartbeat timeout may have lost its targets (a reboot): rebuild them from the database.
+	m.mu.Lock()
+	last, known := m.started[id]
+	m.started[id] = hb.StartedAt
+	m.mu.Unlock()
+	back := old != nil && p.HeartbeatAt.Sub(old.HeartbeatAt) > m.opts.HeartbeatTimeout
+	if (known && !hb.StartedAt.Equal(last)) || back {
+		go func() {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+			defer cancel()
+			if err := m.resyncExports(rctx, p, m.log); err != nil {
+				m.log.Warn("dpv exports not rebuilt; retried at its next restart", "dpv_id", id, "err", err)
+			}
+		}()
+	}
+	return nil
 }
 
 // Sweep looks at every unfinished workflow: pending ones older than a sweep interval are cast to
@@ -198,6 +256,7 @@ func (m *Manager) Sweep(ctx context.Context, startup bool) {
 		m.log.Error("sweep: list workflows", "err", err)
 		return
 	}
+	m.WatchLegs(ctx)
 	now := time.Now()
 	for _, w := range wfs {
 		age := now.Sub(w.UpdatedAt)
@@ -326,6 +385,8 @@ func (m *Manager) steps(w *model.Workflow) stepFunc {
 		return m.importBackup
 	case model.WfManageVolume, model.WfManageSnapshot:
 		return m.manageOwner
+	case model.WfReplaceLeg:
+		return m.replaceLeg
 	}
 	return nil
 }

@@ -31,6 +31,7 @@ type fakeDPV struct {
 	down       bool
 	failCreate bool
 	calls      []string
+	resyncs    int // ResyncExports calls
 }
 
 // fakeLeg is sparse: data holds the bytes up to the highest write, the rest reads as zeros.
@@ -178,6 +179,22 @@ func (f *fakeDPV) UnexportInitiator(ctx context.Context, legID, initiator string
 	delete(f.exports[legID], initiator)
 	if len(f.exports[legID]) == 0 {
 		delete(f.exports, legID)
+	}
+	return nil
+}
+
+func (f *fakeDPV) ResyncExports(ctx context.Context, legs []target.LegExports) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.op("resync"); err != nil {
+		return err
+	}
+	f.resyncs++
+	for _, l := range legs {
+		f.exports[l.LegID] = map[string]target.Access{}
+		for _, a := range l.Access {
+			f.exports[l.LegID][a.InitiatorIQN] = a
+		}
 	}
 	return nil
 }
@@ -493,4 +510,10 @@ func testTakeover(t *testing.T, dialect string) {
 	w = r.run(id)
 	require.Equal(t, model.WfDone, w.State, fmt.Sprint(w.Error))
 	require.Equal(t, model.StatusAvailable, r.vol("v1").Status)
+}
+
+func (f *fakeDPV) resyncCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.resyncs
 }

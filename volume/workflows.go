@@ -234,8 +234,9 @@ func (m *Manager) deleteLegs(ctx context.Context, ownerID string) error {
 
 // ExtendParams are the parameters of an extend_volume workflow.
 type ExtendParams struct {
-	NewSize int `json:"new_size"`
-	OldSize int `json:"old_size"`
+	NewSize int  `json:"new_size"`
+	OldSize int  `json:"old_size"`
+	InUse   bool `json:"in_use,omitempty"` // the volume was in-use when the extend began
 }
 
 func (m *Manager) extendVolume(ctx context.Context, w *model.Workflow, log *slog.Logger) error {
@@ -252,8 +253,16 @@ func (m *Manager) extendVolume(ctx context.Context, w *model.Workflow, log *slog
 	if err != nil {
 		return err
 	}
+	// An in-use volume is assembled on hosts: their I/O pauses while the legs' LUNs are
+	// re-created at the new size, then each host grows its device.
+	hosts, err := m.hostJobs(ctx, v, legs)
+	if err != nil {
+		return err
+	}
 	size := v.Layout.LegSize(p.NewSize)
 	dpvs := map[string]*model.DPV{}
+	resume, paused := func() {}, false
+	defer func() { resume() }()
 	for _, l := range legs {
 		if l.SizeBytes >= size {
 			continue
@@ -261,6 +270,13 @@ func (m *Manager) extendVolume(ctx context.Context, w *model.Workflow, log *slog
 		ag, err := m.agentFor(ctx, dpvs, l.DPVID)
 		if err != nil {
 			return err
+		}
+		if len(hosts) > 0 && !paused {
+			if resume, err = m.quiesceHosts(ctx, v.ID, log); err != nil {
+				resume = func() {}
+				return err
+			}
+			paused = true
 		}
 		if _, err := ag.ExtendLeg(ctx, l.ID, size); err != nil {
 			return fmt.Errorf("extend leg %s: %w", l.ID, err)
@@ -270,7 +286,13 @@ func (m *Manager) extendVolume(ctx context.Context, w *model.Workflow, log *slog
 			return err
 		}
 	}
-	return m.db.InTx(ctx, func(s *db.Store) error {
+	resume()
+	resume = func() {}
+	v.Size = p.NewSize // the plans the hosts get carry the new size
+	if err := m.growHosts(ctx, hosts, log); err != nil {
+		return err
+	}
+	err = m.db.InTx(ctx, func(s *db.Store) error {
 		v, err := s.GetVolume(ctx, w.VolumeID)
 		if err != nil {
 			return err
@@ -280,8 +302,15 @@ func (m *Manager) extendVolume(ctx context.Context, w *model.Workflow, log *slog
 		if err := s.UpdateVolume(ctx, v); err != nil {
 			return err
 		}
+		if err := s.SyncVolumeAttachState(ctx, v.ID); err != nil { // back to in-use when attached
+			return err
+		}
 		return finishIn(ctx, s, w, model.WfDone, "")
 	})
+	if err == nil && p.InUse {
+		m.notifyExtended(ctx, v.ID, log)
+	}
+	return err
 }
 
 func (m *Manager) createSnapshot(ctx context.Context, w *model.Workflow, log *slog.Logger) error {
@@ -452,6 +481,13 @@ func (m *Manager) rollback(ctx context.Context, w *model.Workflow, cause error, 
 		})
 	case model.WfRetypeVolume:
 		return m.rollbackRetype(ctx, w, reason)
+	case model.WfReplaceLeg:
+		// The volume keeps its status; the half-filled replacement goes (a later check starts
+		// another replacement if the old leg is still lost).
+		if err := m.deleteLegs(ctx, w.ID); err != nil && !errors.Is(err, model.ErrUnavailable) {
+			return err
+		}
+		return m.finish(ctx, w, model.WfFailed, reason)
 	case model.WfCreateSnapshot, model.WfDeleteSnapshot:
 		if w.Kind == model.WfCreateSnapshot {
 			if err := m.deleteLegs(ctx, w.SnapshotID); err != nil && !errors.Is(err, model.ErrUnavailable) {

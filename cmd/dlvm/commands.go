@@ -174,7 +174,7 @@ func serveDPV(ctx context.Context, cfg *etc.Config, s etc.DPVSection, p pool.Poo
 		}
 	})
 	hb := rpc.DPVHeartbeat{ID: s.Name, Name: s.Name, DVG: dvgOf(cfg, s.DVG), URL: s.AdvertiseURL, Location: s.Location,
-		PoolType: s.PoolType, TargetPortal: hostPort(s.TargetIPAddress, s.TargetPort)}
+		PoolType: s.PoolType, TargetPortal: hostPort(s.TargetIPAddress, s.TargetPort), StartedAt: time.Now().UTC()}
 	go agent.RunHeartbeat(ctx, p, bus, hb, cfg.Default.DPVHeartbeatInterval, log)
 	return serveHTTP(ctx, hostPort(s.Listen, s.Port), srv.Handler(), log)
 }

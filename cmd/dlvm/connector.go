@@ -144,6 +144,7 @@ func serveConnector(ctx context.Context, cfg *etc.Config, s connectorSettings, b
 	defer srv.Close()
 	go daemon.RunHeartbeat(ctx, bus, daemon.Report{Host: s.Host, URL: s.URL, Initiator: s.Initiator},
 		daemon.HeartbeatOptions{Topic: rpc.TopicVolume, Method: rpc.MethodIHostHeartbeat}, log)
+	go daemon.RunHealthReports(ctx, bus, srv, s.Host, daemon.ReportOptions{Topic: rpc.TopicVolume, Method: rpc.MethodLegHealth}, log)
 	return serveHTTP(ctx, s.Listen, srv.Handler(), log)
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/dlvm-project/dlvm/volume/agent"
 	volapi "github.com/dlvm-project/dlvm/volume/api"
 	"github.com/dlvm-project/dlvm/volume/backup"
+	"github.com/dlvm-project/dlvm/volume/nova"
 	"github.com/dlvm-project/dlvm/volume/rpc"
 )
 
@@ -182,11 +183,23 @@ func newManager(d *db.DB, bus rpc.Bus, cfg *etc.Config, log *slog.Logger) (*volu
 	if err != nil {
 		return nil, fmt.Errorf("[backup] backup_posix_path: %w", err)
 	}
-	return volume.New(d, bus, dial, volume.Options{
+	opts := volume.Options{
 		Host: cfg.Default.Host, SweepInterval: cfg.Default.WorkflowSweepInterval, StaleAfter: cfg.Default.WorkflowStaleAfter,
-		MessageTTL: cfg.Default.MessageTTL,
-		Connectors: connectorDialer(cfg), Backup: drv,
-	}, log.With("component", "volume"))
+		MessageTTL: cfg.Default.MessageTTL, Backup: drv,
+		Connectors: connectorDialer(cfg), HeartbeatTimeout: cfg.Default.DPVHeartbeatTimeout, LegReplaceAfter: cfg.Default.LegReplaceAfter,
+	}
+	if n := cfg.Nova; n.Configured() {
+		c, err := nova.New(nova.Options{AuthURL: n.AuthURL, Username: n.Username, Password: n.Password,
+			ProjectName: n.ProjectName, UserDomainName: n.UserDomainName, ProjectDomainName: n.ProjectDomainName,
+			RegionName: n.RegionName, Interface: n.EndpointType, Log: log.With("component", "nova")})
+		if err != nil {
+			return nil, err
+		}
+		opts.Nova = c
+	} else {
+		log.Info("no [nova] auth_url: Nova will not be told when attached volumes grow")
+	}
+	return volume.New(d, bus, dial, opts, log.With("component", "volume"))
 }
 
 func newScheduler(d *db.DB, bus rpc.Bus, cfg *etc.Config, log *slog.Logger) *service.Service {

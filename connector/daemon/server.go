@@ -56,6 +56,7 @@ type Server struct {
 
 	mu      sync.Mutex
 	paused  map[string]*pause // volume id -> active quiesce
+	volumes map[string]bool   // volumes attached through this server (health reports)
 	handler http.Handler
 }
 
@@ -80,7 +81,7 @@ func NewServer(eng connector.Engine, opts ServerOptions, log *slog.Logger) *Serv
 	if opts.AfterFunc == nil {
 		opts.AfterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
 	}
-	s := &Server{eng: eng, opts: opts, log: log, paused: map[string]*pause{}}
+	s := &Server{eng: eng, opts: opts, log: log, paused: map[string]*pause{}, volumes: map[string]bool{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/attach", s.attach)
 	mux.HandleFunc("POST /v1/detach", s.detach)
@@ -142,6 +143,7 @@ func (s *Server) attach(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "attach", p.VolumeID, err)
 		return
 	}
+	s.track(p.VolumeID, true)
 	s.log.Info("volume attached", "volume_id", p.VolumeID, "device_path", a.DevicePath)
 	writeJSON(w, http.StatusOK, a)
 }
@@ -159,6 +161,7 @@ func (s *Server) detach(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "detach", req.VolumeID, err)
 		return
 	}
+	s.track(req.VolumeID, false)
 	s.log.Info("volume detached", "volume_id", req.VolumeID)
 	w.WriteHeader(http.StatusNoContent)
 }

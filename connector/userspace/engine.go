@@ -90,6 +90,7 @@ type leg struct {
 	session *iscsi.Session
 	state   string
 	err     error
+	full    bool // a replacement whose full resync has not completed: a rejoin copies everything
 }
 
 func (e *Engine) dir(volumeID string) string { return filepath.Join(e.opts.StateDir, volumeID) }
@@ -217,22 +218,21 @@ func (e *Engine) mirror(ctx context.Context, v *volume, g int, devs []blockdev.D
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, 0, len(devs))
-	for _, pl := range v.plan.Legs {
-		if pl.Group == g {
-			ids = append(ids, pl.LegID)
-		}
-	}
-	sort.Slice(ids, func(i, j int) bool { return v.legs[ids[i]].plan.Mirror < v.legs[ids[j]].plan.Mirror })
+	// Slot i of the mirror is the group's leg of mirror index i (assemble adds them in that
+	// order); the leg in a slot changes when it is replaced, so it is looked up each time.
 	m, err := assemble.NewMirror(devs, assemble.MirrorOptions{RegionSize: region, Bitmap: bm, Log: e.log, IOTimeout: e.opts.LegTimeout,
 		OnLegState: func(i int, st assemble.LegState, err error) {
 			v.mu.Lock()
 			defer v.mu.Unlock()
-			if i < len(ids) {
-				l := v.legs[ids[i]]
-				l.state, l.err = st.String(), err
-				e.log.Warn("leg state changed", "volume_id", v.plan.VolumeID, "leg_id", l.plan.LegID, "state", l.state, "err", err)
+			l := v.slot(g, i)
+			if l == nil {
+				return
 			}
+			l.state, l.err = st.String(), err
+			if st == assemble.LegOK {
+				l.full = false
+			}
+			e.log.Warn("leg state changed", "volume_id", v.plan.VolumeID, "leg_id", l.plan.LegID, "state", l.state, "err", err)
 		}})
 	if err != nil {
 		return nil, err

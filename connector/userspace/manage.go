@@ -51,15 +51,25 @@ func (e *Engine) Extend(ctx context.Context, p connector.Plan) error {
 }
 
 // ReplaceLeg logs in to a new leg and resyncs it into the failed leg's place while I/O goes on.
+// Idempotent: a volume that already has the new leg is success. When old is no longer in the
+// volume (replaced by an earlier, abandoned attempt), the leg now in nl's slot (Group, Mirror)
+// is replaced instead.
 func (e *Engine) ReplaceLeg(ctx context.Context, volumeID, old string, nl connector.PlanLeg) error {
 	v, err := e.get(volumeID)
 	if err != nil {
 		return err
 	}
 	v.mu.Lock()
+	if _, done := v.legs[nl.LegID]; done && nl.LegID != old {
+		v.mu.Unlock()
+		return nil
+	}
 	ol, ok := v.legs[old]
-	v.mu.Unlock()
 	if !ok {
+		ol = v.slot(nl.Group, nl.Mirror)
+	}
+	v.mu.Unlock()
+	if ol == nil {
 		return fmt.Errorf("userspace: volume %s has no leg %s", volumeID, old)
 	}
 	m := v.groups[ol.plan.Group]
@@ -71,17 +81,35 @@ func (e *Engine) ReplaceLeg(ctx context.Context, volumeID, old string, nl connec
 		return fmt.Errorf("new leg %s: %w", nl.LegID, err)
 	}
 	// A leg that comes back under its own id only needs the regions written while it was away.
-	full := nl.LegID != old
+	// A new leg holds nothing yet: until its first full resync ends, a rejoin after a failure
+	// must copy every region again, not only the dirty ones. It takes the slot before the
+	// mirror starts the resync, so the resync's end is recorded on it.
+	full := nl.LegID != ol.plan.LegID
+	nl.Group, nl.Mirror = ol.plan.Group, ol.plan.Mirror
+	v.mu.Lock()
+	delete(v.legs, ol.plan.LegID)
+	v.legs[nl.LegID] = &leg{plan: nl, session: s, state: "resyncing", full: full}
+	v.mu.Unlock()
 	if err := m.ReplaceLeg(ol.plan.Mirror, s, full); err != nil {
 		_ = s.Close()
+		v.mu.Lock()
+		delete(v.legs, nl.LegID)
+		v.legs[ol.plan.LegID] = ol
+		v.mu.Unlock()
 		return err
 	}
-	v.mu.Lock()
-	delete(v.legs, old)
-	_ = ol.session.Close()
-	nl.Group, nl.Mirror = ol.plan.Group, ol.plan.Mirror
-	v.legs[nl.LegID] = &leg{plan: nl, session: s, state: "resyncing"}
-	v.mu.Unlock()
+	// The mirror closed the device that held the slot (the old session).
+	e.log.Info("leg replaced; full resync started", "volume_id", volumeID, "old_leg_id", ol.plan.LegID, "leg_id", nl.LegID)
+	return nil
+}
+
+// slot returns the leg in group g, mirror i, or nil. Call with v.mu held.
+func (v *volume) slot(g, i int) *leg {
+	for _, l := range v.legs {
+		if l.plan.Group == g && l.plan.Mirror == i {
+			return l
+		}
+	}
 	return nil
 }
 
@@ -100,6 +128,7 @@ func (e *Engine) Health(ctx context.Context, volumeID string) ([]connector.LegHe
 			if st := m.Health(); l.plan.Mirror < len(st) {
 				h.State = st[l.plan.Mirror].String()
 			}
+			h.DirtyRegions = m.DirtyRegions()
 		}
 		if l.err != nil {
 			h.Message = l.err.Error()

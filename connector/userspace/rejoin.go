@@ -11,7 +11,8 @@ import (
 // rejoin watches a volume's mirrors until it is detached: a failed leg is dialled again every
 // RejoinInterval, and once its target answers (its dpv or tgtd is back) the leg rejoins its
 // mirror through ReplaceLeg with full=false, so only the regions written while it was away are
-// copied to it while I/O goes on.
+// copied to it while I/O goes on — unless it is a replacement leg that never finished its first
+// full resync, which is copied in full again.
 func (e *Engine) rejoin(v *volume) {
 	t := time.NewTicker(e.opts.RejoinInterval)
 	defer t.Stop()
@@ -36,11 +37,10 @@ func (e *Engine) rejoin(v *volume) {
 
 func (e *Engine) tryRejoin(v *volume, m *assemble.Mirror, g, i int) {
 	v.mu.Lock()
-	var l *leg
-	for _, c := range v.legs {
-		if c.plan.Group == g && c.plan.Mirror == i {
-			l = c
-		}
+	l := v.slot(g, i)
+	var full bool
+	if l != nil {
+		full = l.full
 	}
 	v.mu.Unlock()
 	if l == nil {
@@ -59,7 +59,7 @@ func (e *Engine) tryRejoin(v *volume, m *assemble.Mirror, g, i int) {
 	default:
 	}
 	// ReplaceLeg closes the device that held the slot (the old, broken session).
-	if err := m.ReplaceLeg(i, s, false); err != nil {
+	if err := m.ReplaceLeg(i, s, full); err != nil {
 		_ = s.Close()
 		e.log.Warn("leg answered again but could not rejoin", "volume_id", v.plan.VolumeID, "leg_id", l.plan.LegID, "err", err)
 		return

@@ -112,6 +112,17 @@ func (s *Server) exportLeg(ctx context.Context, id string, a target.Access) (tar
 	return exp, nil
 }
 
+// resizeExport makes the leg's exported LUN show the leg's current size (after an extend);
+// a leg that is not exported, or an agent without a Target, has nothing to resize.
+func (s *Server) resizeExport(ctx context.Context, id string) error {
+	if s.exp == nil {
+		return nil
+	}
+	s.exp.mu.Lock()
+	defer s.exp.mu.Unlock()
+	return s.exp.tgt.Resize(ctx, id, s.pool.DevicePath(id))
+}
+
 func (s *Server) putExport(w http.ResponseWriter, req *http.Request) {
 	var a target.Access
 	if err := decode(req, &a); err != nil {

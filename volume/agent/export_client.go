@@ -2,8 +2,10 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/dlvm-project/dlvm/volume/target"
 )
@@ -56,4 +58,21 @@ func (c *Client) Resync(ctx context.Context, legs []target.LegExports) (ResyncRe
 	}
 	err := c.doJSON(ctx, http.MethodPost, "/v1/resync", ResyncRequest{Legs: legs}, &out)
 	return out, err
+}
+
+// ResyncExports is Resync for callers that only need to know whether every named leg reached
+// its desired state: a leg that failed is an error naming it.
+func (c *Client) ResyncExports(ctx context.Context, legs []target.LegExports) error {
+	res, err := c.Resync(ctx, legs)
+	if err != nil {
+		return err
+	}
+	if len(res.Failed) > 0 {
+		msgs := make([]string, 0, len(res.Failed))
+		for _, f := range res.Failed {
+			msgs = append(msgs, f.LegID+": "+f.Error)
+		}
+		return fmt.Errorf("resync of %d legs failed: %s", len(res.Failed), strings.Join(msgs, "; "))
+	}
+	return nil
 }

@@ -20,9 +20,10 @@ import (
 
 // fakeTarget is an in-memory target.Target: leg -> device and allowed initiators.
 type fakeTarget struct {
-	mu   sync.Mutex
-	devs map[string]string
-	acl  map[string][]string
+	mu      sync.Mutex
+	devs    map[string]string
+	acl     map[string][]string
+	resized []string // legs Resize was called for while exported
 }
 
 func newFakeTarget() *fakeTarget {
@@ -60,6 +61,15 @@ func (f *fakeTarget) Unexport(_ context.Context, leg string) error {
 	defer f.mu.Unlock()
 	delete(f.devs, leg)
 	delete(f.acl, leg)
+	return nil
+}
+
+func (f *fakeTarget) Resize(_ context.Context, leg, dev string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.devs[leg]; ok {
+		f.resized = append(f.resized, leg)
+	}
 	return nil
 }
 
@@ -201,4 +211,24 @@ func TestExportStateAndResync(t *testing.T) {
 	got, err = c.Exports(ctx)
 	require.NoError(t, err)
 	require.Empty(t, got)
+}
+
+// TestExtendResizesExport: extending an exported leg resizes its LUN; an unexported leg only
+// grows in the pool.
+func TestExtendResizesExport(t *testing.T) {
+	ctx := context.Background()
+	ft := newFakeTarget()
+	e := newExportEnv(t, ft)
+	for _, id := range []string{"leg1", "leg2"} {
+		_, err := e.client.CreateLeg(ctx, id, 4*mib)
+		require.NoError(t, err)
+	}
+	_, err := e.client.ExportLeg(ctx, "leg1", accX)
+	require.NoError(t, err)
+	for _, id := range []string{"leg1", "leg2"} {
+		info, err := e.client.ExtendLeg(ctx, id, 8*mib)
+		require.NoError(t, err)
+		require.EqualValues(t, 8*mib, info.SizeBytes)
+	}
+	require.Equal(t, []string{"leg1"}, ft.resized)
 }

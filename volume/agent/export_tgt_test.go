@@ -93,11 +93,12 @@ func TestExportsRealTgtd(t *testing.T) {
 	again, err := c.ExportLeg(ctx, "leg1", accX)
 	require.NoError(t, err)
 	require.Equal(t, exp, again, "export is idempotent")
+	size := "67108864"
 	reachable := func(msg string) {
 		t.Helper()
 		out, err := iscsiTool(t, "iscsi-readcapacity16", exp, accX)
 		require.NoError(t, err, "%s: %s", msg, out)
-		require.Equal(t, "67108864", out, msg)
+		require.Equal(t, size, out, msg)
 		out, err = iscsiTool(t, "iscsi-inq", exp, accX)
 		require.NoError(t, err, "%s: %s", msg, out)
 		require.Contains(t, out, "Peripheral Device Type", msg)
@@ -128,6 +129,16 @@ func TestExportsRealTgtd(t *testing.T) {
 	require.Equal(t, []string{"leg1", "stray"}, ids, "resync never deletes")
 	reachable("rebuilt by resync")
 	require.NoError(t, tg.Unexport(ctx, stray.IQN[len(target.DefaultIQNPrefix):]))
+
+	// Extend of an exported leg: the LUN shows the new size, the target keeps its ACL.
+	_, err = c2.ExtendLeg(ctx, "leg1", 96*mib)
+	require.NoError(t, err)
+	out, err := iscsiTool(t, "iscsi-readcapacity16", exp, accX)
+	require.NoError(t, err, out)
+	require.Equal(t, "100663296", out, "the exported LUN grew with its leg")
+	size = out
+	_, err = iscsiTool(t, "iscsi-readcapacity16", exp, accY)
+	require.Error(t, err, "the resized LUN keeps its ACL")
 
 	// Deny, then delete the leg: the target goes with it.
 	require.NoError(t, c2.UnexportInitiator(ctx, "leg1", accX.InitiatorIQN))

@@ -215,7 +215,12 @@ func (s *Server) extendLeg(w http.ResponseWriter, req *http.Request) {
 		s.fail(w, req, err)
 		return
 	}
-	if err := s.pool.ExtendLeg(req.Context(), mux.Vars(req)["id"], body.SizeBytes); err != nil {
+	id := mux.Vars(req)["id"]
+	if err := s.pool.ExtendLeg(req.Context(), id, body.SizeBytes); err != nil {
+		s.fail(w, req, err)
+		return
+	}
+	if err := s.resizeExport(req.Context(), id); err != nil { // export.go; no-op without a Target
 		s.fail(w, req, err)
 		return
 	}

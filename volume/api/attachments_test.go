@@ -64,6 +64,18 @@ func (f *exportAgent) UnexportInitiator(ctx context.Context, legID, initiator st
 	return nil
 }
 
+func (f *exportAgent) ResyncExports(ctx context.Context, legs []target.LegExports) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, l := range legs {
+		f.exports[l.LegID] = map[string]bool{}
+		for _, a := range l.Access {
+			f.exports[l.LegID][a.InitiatorIQN] = true
+		}
+	}
+	return nil
+}
+
 func (f *exportAgent) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

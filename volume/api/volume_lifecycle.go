@@ -144,17 +144,33 @@ func (a *API) abandonCreates(ctx context.Context, wfs []*model.Workflow) {
 
 // ExtendVolume grows an available volume to newSize GiB (> current), reserving the extra
 // gigabytes; the volume goes to extending and an extend_volume workflow
-// ({"new_size":N,"old_size":M}) does the rest. Extending an in-use volume is not supported yet
-// (ErrInvalid).
+// ({"new_size":N,"old_size":M}) does the rest. Any other status is ErrInvalid (an in-use
+// volume grows through ExtendVolumeInUse, microversion 3.42).
 func (a *API) ExtendVolume(ctx context.Context, c Caller, id string, newSize int) error {
+	return a.extendVolume(ctx, c, id, newSize, false)
+}
+
+// ExtendVolumeInUse is ExtendVolume that also accepts an in-use volume (Cinder 3.42): its
+// legs and exported LUNs grow, every host assembling it grows its device, it returns to in-use
+// and Nova gets a volume-extended event per server.
+func (a *API) ExtendVolumeInUse(ctx context.Context, c Caller, id string, newSize int) error {
+	return a.extendVolume(ctx, c, id, newSize, true)
+}
+
+func (a *API) extendVolume(ctx context.Context, c Caller, id string, newSize int, inUseOK bool) error {
 	var wf *model.Workflow
 	err := a.db.InTx(ctx, func(s *db.Store) error {
 		v, err := getVolume(ctx, s, c, id)
 		if err != nil {
 			return err
 		}
-		if v.Status != model.StatusAvailable {
-			return model.Errorf(model.ErrInvalid, "Invalid volume: Volume %s status must be available to extend, but current status is: %s.", id, v.Status)
+		inUse := v.Status == model.StatusInUse
+		if v.Status != model.StatusAvailable && !(inUse && inUseOK) {
+			want := "available"
+			if inUseOK {
+				want = "available or in-use"
+			}
+			return model.Errorf(model.ErrInvalid, "Invalid volume: Volume %s status must be %s to extend, but current status is: %s.", id, want, v.Status)
 		}
 		if newSize <= v.Size {
 			return model.Errorf(model.ErrInvalid, "New size for extend must be greater than current size. (current: %d, extended: %d).", v.Size, newSize)
@@ -175,10 +191,10 @@ func (a *API) ExtendVolume(ctx context.Context, c Caller, id string, newSize int
 		if err := s.Reserve(ctx, v.ProjectID, map[string]int64{model.ResGigabytes: delta}, limits); err != nil {
 			return err
 		}
-		if err := stateErr(s.SetVolumeStatus(ctx, id, []string{model.StatusAvailable}, model.StatusExtending)); err != nil {
+		if err := stateErr(s.SetVolumeStatus(ctx, id, []string{v.Status}, model.StatusExtending)); err != nil {
 			return err
 		}
-		params, _ := json.Marshal(map[string]int{"new_size": newSize, "old_size": v.Size})
+		params, _ := json.Marshal(map[string]any{"new_size": newSize, "old_size": v.Size, "in_use": inUse})
 		wf = newWorkflow(model.WfExtendVolume, id, "", params)
 		return s.CreateWorkflow(ctx, wf)
 	})

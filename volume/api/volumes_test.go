@@ -400,9 +400,34 @@ func TestExtendVolume(t *testing.T) {
 	require.Equal(t, 2, got.Size, "the manager sets the new size when done")
 	require.EqualValues(t, 10, e.usage(alice.ProjectID)[model.ResGigabytes].InUse)
 	wf := e.onlyWorkflow(v.ID, model.WfExtendVolume)
-	require.JSONEq(t, `{"new_size":10,"old_size":2}`, string(wf.Params))
+	require.JSONEq(t, `{"new_size":10,"old_size":2,"in_use":false}`, string(wf.Params))
 	e.waitCast(rpc.TopicVolume, rpc.MethodRunWorkflow, wf.ID)
 
 	err = e.api.ExtendVolume(e.ctx, alice, v.ID, 11)
 	require.True(t, errors.Is(err, model.ErrInvalid), "an extending volume cannot be extended again: %v", err)
+}
+
+// TestExtendVolumeInUse: from 3.42 an in-use volume may grow; the workflow knows it was in use.
+func TestExtendVolumeInUse(t *testing.T) {
+	e := sqlite(t)
+	v := e.volume(alice, 2, model.StatusInUse)
+	err := e.api.ExtendVolume(e.ctx, alice, v.ID, 3)
+	require.Equal(t, "Invalid volume: Volume "+v.ID+" status must be available to extend, but current status is: in-use.", model.UserMessage(err))
+	e.setStatus(v.ID, model.StatusReserved)
+	err = e.api.ExtendVolumeInUse(e.ctx, alice, v.ID, 3)
+	require.Equal(t, "Invalid volume: Volume "+v.ID+" status must be available or in-use to extend, but current status is: reserved.", model.UserMessage(err))
+
+	e.setStatus(v.ID, model.StatusInUse)
+	require.NoError(t, e.api.ExtendVolumeInUse(e.ctx, alice, v.ID, 3))
+	got, err := e.db.Store().GetVolume(e.ctx, v.ID)
+	require.NoError(t, err)
+	require.Equal(t, model.StatusExtending, got.Status)
+	require.EqualValues(t, 3, e.usage(alice.ProjectID)[model.ResGigabytes].InUse)
+	wf := e.onlyWorkflow(v.ID, model.WfExtendVolume)
+	require.JSONEq(t, `{"new_size":3,"old_size":2,"in_use":true}`, string(wf.Params))
+
+	// An available volume goes the same way through the 3.42 call.
+	w := e.volume(alice, 1, model.StatusAvailable)
+	require.NoError(t, e.api.ExtendVolumeInUse(e.ctx, alice, w.ID, 2))
+	require.JSONEq(t, `{"new_size":2,"old_size":1,"in_use":false}`, string(e.onlyWorkflow(w.ID, model.WfExtendVolume).Params))
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 )
 
 // Topics, as oslo.messaging names them per service.
@@ -39,6 +40,9 @@ type DPVHeartbeat struct {
 	TargetPortal string `json:"target_portal"`
 	TotalBytes   int64  `json:"total_bytes"`
 	FreeBytes    int64  `json:"free_bytes"`
+	// StartedAt is when the agent process started: a new value tells the manager the agent
+	// restarted (a reboot loses tgtd's targets), so it resyncs the dpv's exports.
+	StartedAt time.Time `json:"started_at,omitzero"`
 }
 
 // Handler handles one message. An error is logged by the transport; the message is not

@@ -131,3 +131,24 @@ func TestMemFSOrder(t *testing.T) {
 	require.NoError(t, m.Remove("/a/b"))
 	require.NoError(t, m.Remove("/a"))
 }
+
+// TestLIOResizeGolden: a fileio object gets the grown file's size through its control
+// attribute; an iblock object follows its device by itself; an unexported leg is left alone.
+func TestLIOResizeGolden(t *testing.T) {
+	ctx := context.Background()
+	l, m := newTestLIO(t)
+	var ops []string
+	for _, tt := range []struct{ leg, dev string }{{"leg1", "/dev/vg/dlvm-leg1"}, {"leg2", "/srv/legs/leg2"}} {
+		_, err := l.Export(ctx, tt.leg, tt.dev)
+		require.NoError(t, err)
+		m.AddDevice(tt.dev, tt.leg == "leg1", 128<<20) // the leg grew
+		m.ResetOps()
+		require.NoError(t, l.Resize(ctx, tt.leg, tt.dev))
+		ops = append(ops, "# resize "+tt.leg)
+		ops = append(ops, m.Ops()...)
+	}
+	m.ResetOps()
+	require.NoError(t, l.Resize(ctx, "leg3", "/srv/legs/leg3"))
+	require.Empty(t, m.Ops(), "an unexported leg is not touched")
+	runner.Golden(t, "testdata/lio_resize.golden", ops)
+}

@@ -31,6 +31,11 @@ type Target interface {
 	Deny(ctx context.Context, legID, initiatorIQN string) error
 	// Unexport removes the leg's target and its sessions. Missing is not an error.
 	Unexport(ctx context.Context, legID string) error
+	// Resize makes LUN 1 of the leg's target report the current size of devicePath (the device
+	// it exports) after the leg grew. Sessions stay logged in; initiators re-read the capacity
+	// (READ CAPACITY) to see it. A leg that is not exported is success. Idempotent. With tgt the
+	// LUN is re-created, so the caller pauses the hosts' I/O on the leg around it.
+	Resize(ctx context.Context, legID, devicePath string) error
 	// List returns the leg ids of every dlvm target present (to resync after a reboot and to
 	// report targets nobody knows).
 	List(ctx context.Context) ([]string, error)

@@ -166,3 +166,41 @@ func TestTgtGolden(t *testing.T) {
 
 // errAny marks a case that must fail without a particular kind.
 var errAny = model.Errorf(nil, "any error")
+
+// TestTgtResizeGolden: a resize re-creates LUN 1 over the same backing store (target, ACLs and
+// sessions stay), retries a LUN busy with commands, and leaves an unexported leg alone.
+func TestTgtResizeGolden(t *testing.T) {
+	two := readFixture(t, "show_two.txt")
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		script  func(r *runner.Recorder)
+		dev     string
+		wantErr error
+	}{
+		{"resize", func(r *runner.Recorder) { r.On(showTargets, runner.Reply{Stdout: two}) }, "/srv/dlvm/legs/leg-a.img", nil},
+		{"resize_retries_busy", func(r *runner.Recorder) {
+			r.On(showTargets, runner.Reply{Stdout: two})
+			r.Once(admPrefix+"--mode logicalunit --op delete", runner.Reply{Err: &runner.ExitError{Code: 22}})
+		}, "/srv/dlvm/legs/leg-a.img", nil},
+		{"resize_not_exported", func(r *runner.Recorder) {}, "/srv/dlvm/legs/leg-a.img", nil},
+		{"resize_other_device", func(r *runner.Recorder) { r.On(showTargets, runner.Reply{Stdout: two}) }, "/srv/other.img", model.ErrConflict},
+		{"resize_daemon_down", func(r *runner.Recorder) {
+			r.On(showTargets, runner.Reply{Stdout: two})
+			r.On(admPrefix+"--mode logicalunit", runner.Reply{Err: &runner.ExitError{Code: tgtadmNotConnected}})
+		}, "/srv/dlvm/legs/leg-a.img", model.ErrUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &runner.Recorder{}
+			tt.script(rec)
+			err := newTestTgt(rec).Resize(ctx, "leg-a", tt.dev)
+			if tt.wantErr == nil {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, tt.wantErr)
+			}
+			runner.Golden(t, filepath.Join("testdata", "tgt_"+tt.name+".golden"), rec.Lines())
+		})
+	}
+}

@@ -46,6 +46,7 @@ type Config struct {
 	DPV               DPVSection               // [dpv]
 	AllInOne          AllInOneSection          // [all_in_one]
 	Nova              NovaSection              // [nova]
+	Agent             AgentSection             // [agent]
 
 	// Warnings are messages about options that were accepted but are ignored: unknown keys
 	// (typos), unknown sections, options dlvm accepts for Cinder compatibility but does not use.
@@ -86,7 +87,7 @@ type DefaultSection struct {
 	WorkflowStaleAfter      time.Duration  // workflow_stale_after: a claimed workflow untouched this long is taken over
 	DPVHeartbeatInterval    time.Duration  // dpv_heartbeat_interval: how often agents report
 	DPVHeartbeatTimeout     time.Duration  // dpv_heartbeat_timeout: a dpv silent this long is down
-	AgentToken              string         // agent_token: shared secret between managers and dpv agents
+	AgentToken              string         // agent_token: shared secret between managers and agents (see [agent] shared_secret_file)
 }
 
 // QuotaDefaults are the default per-project quotas; -1 means unlimited.
@@ -229,3 +230,18 @@ type NovaSection struct {
 
 // Configured reports whether Nova credentials are set (auth_url is given).
 func (n NovaSection) Configured() bool { return n.AuthURL != "" }
+
+// AgentSection is [agent]: how volume managers and the agents they call (dpv agents, connector
+// daemons) authenticate each other. Calls are signed with a shared secret (HMAC, replay window)
+// when one is set, and go over mutual TLS with the operator's CA when ca_file, cert_file and
+// key_file are set; both may be used together.
+type AgentSection struct {
+	CAFile           string        // ca_file: CA that signs every manager's and agent's certificate
+	CertFile         string        // cert_file: this process's certificate
+	KeyFile          string        // key_file: its private key
+	SharedSecretFile string        // shared_secret_file: file holding the shared secret (overrides [DEFAULT] agent_token)
+	ReplayWindow     time.Duration // replay_window: largest clock difference accepted; nonces are kept this long
+}
+
+// MutualTLS reports whether [agent] configures mutual TLS.
+func (a AgentSection) MutualTLS() bool { return a.CAFile != "" && a.CertFile != "" && a.KeyFile != "" }

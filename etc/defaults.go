@@ -87,6 +87,7 @@ func productionBase() *Config {
 			ProjectDomainName: "Default",
 			EndpointType:      "public",
 		},
+		Agent: AgentSection{ReplayWindow: 120 * time.Second},
 	}
 }
 

@@ -72,10 +72,11 @@ const (
 	secDPV      = "dpv"
 	secAllInOne = "all_in_one"
 	secNova     = "nova"
+	secAgent    = "agent"
 )
 
 // fixedSections are the sections that are not backends.
-var fixedSections = []string{secDefault, secDatabase, secKeystone, secBuiltin, secDPV, secAllInOne, secNova}
+var fixedSections = []string{secDefault, secDatabase, secKeystone, secBuiltin, secDPV, secAllInOne, secNova, secAgent}
 
 func isFixedSection(name string) bool {
 	for _, s := range fixedSections {
@@ -256,6 +257,14 @@ func (p *parser) read(c *Config) {
 	r.str("project_domain_name", &n.ProjectDomainName)
 	r.str("region_name", &n.RegionName)
 	r.str("endpoint_type", &n.EndpointType)
+
+	ag := &c.Agent
+	r = p.section(secAgent)
+	r.path("ca_file", &ag.CAFile, d.StatePath)
+	r.path("cert_file", &ag.CertFile, d.StatePath)
+	r.path("key_file", &ag.KeyFile, d.StatePath)
+	r.path("shared_secret_file", &ag.SharedSecretFile, d.StatePath)
+	r.duration("replay_window", &ag.ReplayWindow)
 }
 
 // readBackends builds c.Backends in enabled_backends order. A backend with no section keeps the

@@ -171,11 +171,18 @@ func registerDVGs(ctx context.Context, d *db.DB, cfg *etc.Config) error {
 
 // newManager builds the volume manager with HTTP clients for the dpv agents.
 func newManager(d *db.DB, bus rpc.Bus, cfg *etc.Config, log *slog.Logger) (*volume.Manager, error) {
-	hc := &http.Client{Timeout: 5 * time.Minute}
-	dial := func(p *model.DPV) volume.Agent { return agent.NewClient(p.URL, hc, cfg.Default.AgentToken) }
+	hc, err := agentClient(cfg, 5*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := agentSecret(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dial := func(p *model.DPV) volume.Agent { return agent.NewClient(p.URL, hc, secret) }
 	return volume.New(d, bus, dial, volume.Options{
 		Host: cfg.Default.Host, SweepInterval: cfg.Default.WorkflowSweepInterval, StaleAfter: cfg.Default.WorkflowStaleAfter,
-		Connectors: connectorDialer(cfg),
+		Connectors: connectorDialer(hc, secret),
 	}, log.With("component", "volume"))
 }
 

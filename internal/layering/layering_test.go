@@ -21,6 +21,7 @@ var allowed = map[string][]string{
 	"etc":                  {},
 	"internal/runner":      {},
 	"internal/layering":    {},
+	"internal/agentauth":   {},
 	"db":                   {"model"},
 	"db/dbtest":            {"db"},
 	"keystone":             {"model"},
@@ -28,9 +29,9 @@ var allowed = map[string][]string{
 	"volume/rpc":           {},
 	"volume/pool":          {"model", "internal/runner"},
 	"volume/target":        {"model", "internal/runner"},
-	"volume/agent":         {"model", "volume/pool", "volume/rpc", "volume/target"},
+	"volume/agent":         {"model", "internal/agentauth", "volume/pool", "volume/rpc", "volume/target"},
 	"volume/api":           {"model", "db", "volume/rpc"},
-	"volume":               {"model", "db", "volume/pool", "volume/rpc", "volume/target", "connector"},
+	"volume":               {"model", "db", "internal/agentauth", "volume/pool", "volume/rpc", "volume/target", "connector"},
 	"scheduler/service":    {"model", "db", "scheduler", "volume/rpc"},
 	"apiv3":                {"model", "db", "volume/api"},
 	"connector":            {},
@@ -39,7 +40,7 @@ var allowed = map[string][]string{
 	"connector/export":     {"connector/blockdev", "internal/runner"},
 	"connector/iscsi":      {"connector/blockdev"},
 	"connector/kernel":     {"connector", "internal/runner", "model"},
-	"connector/daemon":     {"connector"},
+	"connector/daemon":     {"connector", "internal/agentauth"},
 	"connector/userspace":  {"connector", "connector/assemble", "connector/blockdev", "connector/export", "connector/iscsi"},
 	"tempest":              {},
 	"test/kernel":          {},
@@ -49,10 +50,11 @@ var allowed = map[string][]string{
 }
 
 // clientSide packages run on compute hosts or drive the service from outside: they may import
-// only each other and the neutral bottom (model, internal/runner), never server code.
+// only each other and the neutral bottom (model, internal/runner, internal/agentauth), never
+// server code.
 var clientSide = []string{"tempest", "connector"}
 
-var neutral = []string{"model", "internal/runner"}
+var neutral = []string{"model", "internal/runner", "internal/agentauth"}
 
 func isClientSide(rel string) bool {
 	for _, c := range clientSide {

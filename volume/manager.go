@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/dlvm-project/dlvm/db"
+	"github.com/dlvm-project/dlvm/internal/agentauth"
 	"github.com/dlvm-project/dlvm/model"
 	"github.com/dlvm-project/dlvm/volume/pool"
 	"github.com/dlvm-project/dlvm/volume/rpc"
@@ -244,7 +245,11 @@ func (m *Manager) RunWorkflow(ctx context.Context, id string) error {
 		return err
 	}
 	log := m.log.With("workflow_id", w.ID, "kind", w.Kind, "volume_id", w.VolumeID, "snapshot_id", w.SnapshotID)
-	log.Info("workflow start", "attempt", w.Attempts, "step", w.Step)
+	ctx, epoch, err := m.fence(ctx, w)
+	if err != nil {
+		return err
+	}
+	log.Info("workflow start", "attempt", w.Attempts, "step", w.Step, "epoch", epoch)
 
 	run := m.steps(w)
 	if run == nil {
@@ -254,6 +259,12 @@ func (m *Manager) RunWorkflow(ctx context.Context, id string) error {
 	switch {
 	case err == nil:
 		log.Info("workflow done")
+		return nil
+	case errors.Is(err, agentauth.ErrStaleEpoch):
+		// Another claim on the volume came after ours: we write nothing more. If the workflow
+		// is still ours (a concurrent workflow on the same volume bumped the epoch), the
+		// sweeper runs it again with a new epoch; if another manager took it over, it is theirs.
+		log.Warn("workflow fenced off: the volume's epoch moved on", "err", err)
 		return nil
 	case isTransient(err) && w.Attempts < m.opts.MaxAttempts:
 		// Leave it running and owned; the sweeper retries after SweepInterval.
@@ -268,6 +279,23 @@ func (m *Manager) RunWorkflow(ctx context.Context, id string) error {
 		}
 		return nil
 	}
+}
+
+// fence bumps the epoch of the workflow's volume (we hold the claim now) and returns ctx
+// carrying it, so every agent and connector call of this run is fenced: once another manager
+// claims work on the volume, the calls we still make are refused.
+func (m *Manager) fence(ctx context.Context, w *model.Workflow) (context.Context, int64, error) {
+	if w.VolumeID == "" {
+		return ctx, 0, nil
+	}
+	epoch, err := m.db.Store().BumpVolumeEpoch(ctx, w.VolumeID)
+	if errors.Is(err, model.ErrNotFound) {
+		return ctx, 0, nil // the steps report the missing volume
+	}
+	if err != nil {
+		return ctx, 0, err
+	}
+	return agentauth.WithEpoch(ctx, w.VolumeID, epoch), epoch, nil
 }
 
 // needsScheduler says whether a workflow waits for leg placement: only a pending create does;

@@ -54,6 +54,9 @@ func (e *Error) Temporary() bool { return e.Temp }
 // the volume.
 func (e *Error) StaleEpoch() bool { return e.Status == http.StatusConflict }
 
+// Is makes errors.Is(err, agentauth.ErrStaleEpoch) true for a refused epoch.
+func (e *Error) Is(target error) bool { return target == agentauth.ErrStaleEpoch && e.StaleEpoch() }
+
 // NotFound reports whether the daemon does not know the volume.
 func (e *Error) NotFound() bool { return e.Status == http.StatusNotFound }
 
@@ -145,7 +148,8 @@ func (c *Client) Quiesce(ctx context.Context, volumeID string, timeout time.Dura
 		QuiesceRequest{TimeoutSeconds: int(timeout / time.Second)}, nil)
 }
 
-// Resume ends a quiesce; a volume not paused is success.
+// Resume ends a quiesce; a volume not paused is success. It is never fenced: ending a pause
+// is safe whoever asks, and a manager fenced off mid-snapshot must still let I/O go on.
 func (c *Client) Resume(ctx context.Context, volumeID string) error {
-	return c.call(ctx, http.MethodPost, "/v1/resume/"+url.PathEscape(volumeID), nil, nil)
+	return c.call(agentauth.WithoutEpoch(ctx), http.MethodPost, "/v1/resume/"+url.PathEscape(volumeID), nil, nil)
 }

@@ -35,6 +35,11 @@ func WithEpoch(ctx context.Context, volumeID string, epoch int64) context.Contex
 	return context.WithValue(ctx, epochKey{}, Epoch{VolumeID: volumeID, Epoch: epoch})
 }
 
+// WithoutEpoch returns ctx with no epoch: calls made with it are not fenced.
+func WithoutEpoch(ctx context.Context) context.Context {
+	return context.WithValue(ctx, epochKey{}, Epoch{})
+}
+
 // EpochFrom returns the epoch ctx carries.
 func EpochFrom(ctx context.Context) (Epoch, bool) {
 	e, ok := ctx.Value(epochKey{}).(Epoch)

@@ -13,6 +13,6 @@ done
 GO=${GO:-go}
 $GO build -o bin/dlvm ./cmd/dlvm
 DLVM_E2E_CLUSTER=1 DLVM_BIN="$PWD/bin/dlvm" $GO test -count=1 -timeout 40m -run '^TestE2ECluster$' -v ./tempest/ \
-	2>&1 | grep -v 'level=' | tee "${E2E_LOG:-/tmp/dlvm-e2e-cluster.log}"
+	2>&1 | grep --line-buffered -v 'level=' | tee "${E2E_LOG:-/tmp/dlvm-e2e-cluster.log}"
 # tee hides go test's status: look at its verdict.
 tail -n 5 "${E2E_LOG:-/tmp/dlvm-e2e-cluster.log}" | grep -q '^ok' 

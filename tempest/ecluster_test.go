@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -70,7 +71,11 @@ func TestE2ECluster(t *testing.T) {
 	}
 	c := startCluster(t)
 	var reports []scenarioReport
+	only := regexp.MustCompile(os.Getenv("DLVM_E2E_SCENARIOS")) // "" matches all
 	for _, sc := range clusterScenarios {
+		if !only.MatchString(sc.name) {
+			continue
+		}
 		t.Run(sc.name, func(t *testing.T) {
 			r := c.runScenario(t, sc)
 			reports = append(reports, r)
@@ -83,6 +88,11 @@ func TestE2ECluster(t *testing.T) {
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
 	c := &cluster{t: t, bin: binary(t), dir: t.TempDir(), procs: map[string]*clusterProc{}, tgt: map[string]int{}}
+	if d := os.Getenv("DLVM_E2E_DIR"); d != "" { // kept after the run, for the logs
+		require.NoError(t, os.RemoveAll(d))
+		require.NoError(t, os.MkdirAll(d, 0o700))
+		c.dir = d
+	}
 	setupClusterNet(t, clusterNodes)
 	// MariaDB and RabbitMQ listen on the host's loopback; the namespaces reach them through
 	// forwarders on the bridge address.
@@ -114,6 +124,9 @@ dpv_heartbeat_interval = 1
 dpv_heartbeat_timeout = 10
 workflow_sweep_interval = 2
 workflow_stale_after = 10
+quota_volumes = -1
+quota_snapshots = -1
+quota_gigabytes = -1
 log_file = %[1]s/%%[1]s.log
 [database]
 connection = mysql+pymysql://root@%[2]s:3306/%[3]s

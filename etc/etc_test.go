@@ -385,6 +385,10 @@ func TestValidateDPVAgent(t *testing.T) {
 
 	c = mustParse(t, minimal+"[DEFAULT]\nagent_token = t\n[dpv]\ndvg = d\nlisten = 10.0.0.1\n")
 	require.NoError(t, c.ValidateDPVAgent())
+	c = mustParse(t, minimal+"[agent]\nshared_secret_file = /etc/dlvm/agent.secret\n[dpv]\ndvg = d\nlisten = 10.0.0.1\n")
+	require.NoError(t, c.ValidateDPVAgent(), "a secret file is enough")
+	c = mustParse(t, minimal+"[agent]\nca_file = /ca\ncert_file = /c\nkey_file = /k\n[dpv]\ndvg = d\nlisten = 10.0.0.1\n")
+	require.NoError(t, c.ValidateDPVAgent(), "mutual TLS is enough")
 }
 
 func TestWarnings(t *testing.T) {

@@ -47,8 +47,8 @@ var clusterScenarios = []clusterScenario{
 }
 
 // runScenario runs one scenario and fills its report, also when the scenario fails half-way.
-func (c *cluster) runScenario(t *testing.T, sc clusterScenario) (r scenarioReport) {
-	r = scenarioReport{name: sc.name, recover: -1}
+func (c *cluster) runScenario(t *testing.T, sc clusterScenario, r *scenarioReport) {
+	*r = scenarioReport{name: sc.name, recover: -1}
 	sent0, failed0 := c.counter.snapshot()
 	defer func() {
 		sent, failed := c.counter.snapshot()
@@ -64,8 +64,7 @@ func (c *cluster) runScenario(t *testing.T, sc clusterScenario) (r scenarioRepor
 		}
 		r.pass = !t.Failed()
 	}()
-	sc.run(c, t, &r)
-	return r
+	sc.run(c, t, r)
 }
 
 func printReports(rs []scenarioReport) {

@@ -77,8 +77,9 @@ func TestE2ECluster(t *testing.T) {
 			continue
 		}
 		t.Run(sc.name, func(t *testing.T) {
-			r := c.runScenario(t, sc)
-			reports = append(reports, r)
+			r := &scenarioReport{}
+			defer func() { reports = append(reports, *r) }() // also when the scenario fails
+			c.runScenario(t, sc, r)
 		})
 	}
 	t.Run("garbage-free after deleting everything", func(t *testing.T) { c.deleteAllAndCheckEmpty(t) })
@@ -194,6 +195,16 @@ shared_secret_file = %[4]s
 		time.Sleep(200 * time.Millisecond)
 	}
 	waitPools(t, c.client, 3)
+	// The compute host's connector reports itself (every 10 s) before anything attaches there.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var url string
+		_ = c.db.QueryRow(`SELECT url FROM ihosts WHERE host = 'ihost1'`).Scan(&url)
+		if url != "" {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "ihost1's connector did not report in 30 s:\n%s", c.logTail("ihost1", 20))
+		time.Sleep(200 * time.Millisecond)
+	}
 	vt, err := volumetypes.Create(context.Background(), c.client, volumetypes.CreateOpts{Name: "mirrored",
 		ExtraSpecs: map[string]string{"dlvm:mirrors": "2"}}).Extract()
 	require.NoError(t, err)

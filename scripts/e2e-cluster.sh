@@ -7,7 +7,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "e2e-cluster: run as root (network namespaces, tgtd, loop devices)" >&2; exit 1; }
-for tool in ip fio tgtd tgtadm; do
+for tool in ip fio tgtd tgtadm rabbitmqctl; do
 	command -v "$tool" >/dev/null || { echo "e2e-cluster: $tool is missing (scripts/deps.sh test)" >&2; exit 1; }
 done
 GO=${GO:-go}

@@ -65,7 +65,7 @@ func TestE2ECluster(t *testing.T) {
 		t.Skip("opt-in: make e2e-cluster (DLVM_E2E_CLUSTER=1)")
 	}
 	require.Zero(t, os.Geteuid(), "needs root: network namespaces, tgtd, loop devices, FUSE")
-	for _, tool := range []string{"ip", "fio", "tgtd", "tgtadm"} {
+	for _, tool := range []string{"ip", "fio", "tgtd", "tgtadm", "rabbitmqctl"} {
 		_, err := exec.LookPath(tool)
 		require.NoError(t, err, "%s is not installed", tool)
 	}
@@ -109,6 +109,15 @@ func startCluster(t *testing.T) *cluster {
 	require.NoError(t, err)
 	t.Cleanup(func() { c.db.Close() })
 
+	// A RabbitMQ vhost of its own: other dlvm processes on this broker (other test runs) must
+	// neither receive this cluster's casts and heartbeats nor send it theirs.
+	vhost := "dlvm-e2e-" + name
+	for _, args := range [][]string{{"add_vhost", vhost}, {"set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"}} {
+		out, err := exec.Command("rabbitmqctl", args...).CombinedOutput()
+		require.NoError(t, err, "rabbitmqctl %v: %s", args, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("rabbitmqctl", "delete_vhost", vhost).Run() })
+
 	c.secret = "e2e-cluster-shared-secret-" + name
 	secretFile := filepath.Join(c.dir, "agent-secret")
 	require.NoError(t, os.WriteFile(secretFile, []byte(c.secret+"\n"), 0o600))
@@ -116,7 +125,7 @@ func startCluster(t *testing.T) *cluster {
 host = %%[1]s
 my_ip = %%[2]s
 state_path = %[1]s/%%[1]s
-transport_url = rabbit://guest:guest@%[2]s:5672/
+transport_url = rabbit://guest:guest@%[2]s:5672/%[5]s
 auth_strategy = noauth
 osapi_volume_listen = %%[2]s
 osapi_volume_listen_port = 8776
@@ -135,7 +144,7 @@ connection = mysql+pymysql://root@%[2]s:3306/%[3]s
 volume_backend_name = dlvm-1
 [agent]
 shared_secret_file = %[4]s
-`, c.dir, clusterHostIP, name, secretFile)
+`, c.dir, clusterHostIP, name, secretFile, vhost)
 	conf := func(node, extra string) string {
 		require.NoError(t, os.MkdirAll(filepath.Join(c.dir, node), 0o700))
 		p := filepath.Join(c.dir, node+".conf")

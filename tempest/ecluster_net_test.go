@@ -222,7 +222,10 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		c.failed.Add(1)
 		msg := fmt.Sprint(err)
 		if err == nil {
-			msg = resp.Status
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			resp.Body.Close()
+			resp.Body = io.NopCloser(bytes.NewReader(b))
+			msg = resp.Status + " " + string(b)
 		}
 		c.mu.Lock()
 		c.failures = append(c.failures, fmt.Sprintf("%s %s: %s", r.Method, r.URL.Path, msg))

@@ -50,9 +50,17 @@ var clusterScenarios = []clusterScenario{
 func (c *cluster) runScenario(t *testing.T, sc clusterScenario, r *scenarioReport) {
 	*r = scenarioReport{name: sc.name, recover: -1}
 	sent0, failed0 := c.counter.snapshot()
+	c.counter.mu.Lock()
+	first := len(c.counter.failures)
+	c.counter.mu.Unlock()
 	defer func() {
 		sent, failed := c.counter.snapshot()
 		r.sent, r.failed = sent-sent0, failed-failed0
+		c.counter.mu.Lock()
+		for _, f := range c.counter.failures[first:] {
+			t.Logf("failed request: %s", f)
+		}
+		c.counter.mu.Unlock()
 		var names []string
 		r.stuck, names = c.stuck(t, 90*time.Second)
 		if r.stuck > 0 {

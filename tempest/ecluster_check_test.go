@@ -94,7 +94,7 @@ func (c *cluster) agentGet(url string, out any) error {
 		return err
 	}
 	agentauth.Sign(req, nil, []byte(c.secret))
-	hc := http.Client{Timeout: 5 * time.Second}
+	hc := http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: c.agentTLS}}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return err
@@ -134,7 +134,7 @@ func (c *cluster) garbage(t *testing.T) []string {
 	onDPV := map[string]bool{}
 	for i := 1; i <= 3; i++ {
 		dpv := fmt.Sprintf("dpv%d", i)
-		base := "http://" + nodeIP(dpv) + ":8801"
+		base := "https://" + nodeIP(dpv) + ":8801"
 		var legs struct {
 			Legs []struct {
 				ID string `json:"id"`
@@ -178,7 +178,7 @@ func (c *cluster) garbage(t *testing.T) []string {
 func (c *cluster) legHealth(volumeID string) map[string]int {
 	var legs []struct{ State string }
 	out := map[string]int{}
-	if c.agentGet("http://"+nodeIP("ihost1")+":8810/v1/health/"+volumeID, &legs) == nil {
+	if c.agentGet("https://"+nodeIP("ihost1")+":8810/v1/health/"+volumeID, &legs) == nil {
 		for _, l := range legs {
 			out[l.State]++
 		}

@@ -3,7 +3,9 @@ package tempest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	stdsync "sync"
@@ -36,6 +38,7 @@ type clusterScenario struct {
 }
 
 var clusterScenarios = []clusterScenario{
+	{"agents-refuse-unauthenticated-calls", scenarioAgentAuth},
 	{"create-attach-write-detach", scenarioAcrossHosts},
 	{"kill-manager-mid-create", func(c *cluster, t *testing.T, r *scenarioReport) { scenarioKillManager(c, t, r, "create_volume") }},
 	{"kill-manager-mid-extend", func(c *cluster, t *testing.T, r *scenarioReport) { scenarioKillManager(c, t, r, "extend_volume") }},
@@ -417,4 +420,33 @@ func httpGet(url string) (int, error) {
 	}
 	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// scenarioAgentAuth: the dpv agents and the connector daemon answer only HTTPS with a client
+// certificate from the cluster's CA, and only signed requests: a plain-HTTP call, a call
+// without a client certificate and an unsigned call over mutual TLS are refused.
+func scenarioAgentAuth(c *cluster, t *testing.T, r *scenarioReport) {
+	for _, base := range []string{"https://" + nodeIP("dpv1") + ":8801/v1/legs", "https://" + nodeIP("ihost1") + ":8810/v1/health/x"} {
+		plain := strings.Replace(base, "https://", "http://", 1)
+		resp, err := httpClient(5 * time.Second).Get(plain)
+		if err == nil {
+			resp.Body.Close()
+			require.Equal(t, http.StatusBadRequest, resp.StatusCode, "plain HTTP to a TLS port: %s", plain)
+		}
+		noCert := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+			RootCAs: c.agentTLS.RootCAs, MinVersion: tls.VersionTLS12}}}
+		resp, err = noCert.Get(base)
+		if err == nil {
+			resp.Body.Close()
+		}
+		require.Error(t, err, "no client certificate: %s", base)
+		unsigned := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: c.agentTLS}}
+		resp, err = unsigned.Get(base)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "unsigned: %s", base)
+	}
+	var legs struct{ Legs []any }
+	require.NoError(t, c.agentGet("https://"+nodeIP("dpv1")+":8801/v1/legs", &legs), "signed over mutual TLS")
+	r.note = "plain HTTP, no client certificate and unsigned calls refused"
 }

@@ -2,6 +2,7 @@ package tempest
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"fmt"
 	"net"
@@ -40,18 +41,19 @@ type clusterProc struct {
 
 // cluster is the running e2e cluster.
 type cluster struct {
-	t       *testing.T
-	bin     string
-	dir     string
-	db      *sql.DB // the cluster's database, seen from the host
-	procs   map[string]*clusterProc
-	client  *gophercloud.ServiceClient
-	counter *countingTransport
-	mysqlF  *forwarder
-	rabbitF *forwarder
-	secret  string
-	tgt     map[string]int // dpv -> tgtd portal and control port
-	volType string
+	t        *testing.T
+	bin      string
+	dir      string
+	db       *sql.DB // the cluster's database, seen from the host
+	procs    map[string]*clusterProc
+	client   *gophercloud.ServiceClient
+	counter  *countingTransport
+	mysqlF   *forwarder
+	rabbitF  *forwarder
+	secret   string
+	tgt      map[string]int // dpv -> tgtd portal and control port
+	agentTLS *tls.Config    // the driver's client certificate for agents (mutual TLS)
+	volType  string
 }
 
 // TestE2ECluster builds a small cluster on this machine — 2 api, 1 scheduler, 2 volume managers,
@@ -145,10 +147,14 @@ volume_backend_name = dlvm-1
 [agent]
 shared_secret_file = %[4]s
 `, c.dir, clusterHostIP, name, secretFile, vhost)
+	// Mutual TLS between managers and agents, with the operator's CA, on top of the secret.
+	pki := newClusterPKI(t, filepath.Join(c.dir, "pki"))
+	c.agentTLS = pki.clientTLS(t)
 	conf := func(node, extra string) string {
 		require.NoError(t, os.MkdirAll(filepath.Join(c.dir, node), 0o700))
+		pki.issue(t, node, net.ParseIP(nodeIP(node)), false)
 		p := filepath.Join(c.dir, node+".conf")
-		require.NoError(t, os.WriteFile(p, []byte(fmt.Sprintf(common, node, nodeIP(node))+extra), 0o600))
+		require.NoError(t, os.WriteFile(p, []byte(fmt.Sprintf(common, node, nodeIP(node))+pki.agentSection(node)+extra), 0o600))
 		return p
 	}
 	for _, n := range []string{"api1", "api2", "sched", "vol1", "vol2", "ihost1"} {

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	stdsync "sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"text/tabwriter"
 	"time"
@@ -44,6 +46,7 @@ var clusterScenarios = []clusterScenario{
 	{"kill-manager-mid-extend", func(c *cluster, t *testing.T, r *scenarioReport) { scenarioKillManager(c, t, r, "extend_volume") }},
 	{"kill-manager-mid-snapshot", func(c *cluster, t *testing.T, r *scenarioReport) { scenarioKillManager(c, t, r, "create_snapshot") }},
 	{"kill-manager-mid-attach", func(c *cluster, t *testing.T, r *scenarioReport) { scenarioKillManager(c, t, r, "attach_volume") }},
+	{"pause-manager-mid-extend-then-resume", scenarioPauseManager},
 	{"kill-dpv-under-fio-verify", scenarioKillDPV},
 	{"drop-rabbitmq-and-mariadb-connections", scenarioDropConnections},
 	{"rolling-restart-api-under-load", scenarioRollingAPI},
@@ -449,4 +452,57 @@ func scenarioAgentAuth(c *cluster, t *testing.T, r *scenarioReport) {
 	var legs struct{ Legs []any }
 	require.NoError(t, c.agentGet("https://"+nodeIP("dpv1")+":8801/v1/legs", &legs), "signed over mutual TLS")
 	r.note = "plain HTTP, no client certificate and unsigned calls refused"
+}
+
+// scenarioPauseManager freezes (SIGSTOP) the volume manager running an extend of a 2-mirror volume,
+// lets the other manager take the workflow over and finish it, then thaws the first one: it
+// resumes with its old epoch, so the agents refuse its calls and it writes nothing. The volume
+// ends available at the new size with exactly its legs on the dpvs.
+func scenarioPauseManager(c *cluster, t *testing.T, r *scenarioReport) {
+	ctx := context.Background()
+	vol := c.createVolume(t, "pause-extend", 1)
+	require.NoError(t, volumes.ExtendSize(ctx, c.client, vol, volumes.ExtendSizeOpts{NewSize: 3}).ExtractErr())
+	var owner, state string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		owner, state = c.workflowOf(vol, "extend_volume")
+		if owner != "" && state == "running" || state == "done" || state == "failed" {
+			break
+		}
+	}
+	require.NotEmpty(t, owner)
+	p := c.procs[owner]
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGSTOP))
+	paused := time.Now()
+	resumed := false
+	defer func() {
+		if !resumed {
+			_ = p.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}()
+	_, atPause := c.workflowOf(vol, "extend_volume")
+	var newOwner string
+	for time.Since(paused) < 60*time.Second {
+		newOwner, state = c.workflowOf(vol, "extend_volume")
+		if state == "done" || state == "failed" {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	r.recover = time.Since(paused)
+	require.Equal(t, "done", state, "the other manager finished the extend")
+	require.NotEqual(t, owner, newOwner)
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGCONT))
+	resumed = true
+	time.Sleep(5 * time.Second) // the thawed manager goes on with what it was doing
+	st, reason := c.volumeState(vol)
+	require.Equal(t, "available", st, reason)
+	var size int
+	require.NoError(t, c.db.QueryRow(`SELECT size FROM volumes WHERE id = ?`, vol).Scan(&size))
+	require.Equal(t, 3, size)
+	finalOwner, final := c.workflowOf(vol, "extend_volume")
+	require.Equal(t, "done", final, "the thawed manager did not rewrite the workflow")
+	require.Equal(t, newOwner, finalOwner)
+	b, _ := os.ReadFile(filepath.Join(c.dir, owner+".log"))
+	fenced := strings.Contains(string(b), "workflow fenced off")
+	r.note = fmt.Sprintf("froze %s (workflow %s), %s finished it; after the thaw: fenced off = %v", owner, atPause, newOwner, fenced)
 }

@@ -503,6 +503,12 @@ func scenarioPauseManager(c *cluster, t *testing.T, r *scenarioReport) {
 	require.Equal(t, "done", final, "the thawed manager did not rewrite the workflow")
 	require.Equal(t, newOwner, finalOwner)
 	b, _ := os.ReadFile(filepath.Join(c.dir, owner+".log"))
-	fenced := strings.Contains(string(b), "workflow fenced off")
-	r.note = fmt.Sprintf("froze %s (workflow %s), %s finished it; after the thaw: fenced off = %v", owner, atPause, newOwner, fenced)
+	how := "did nothing visible"
+	switch {
+	case strings.Contains(string(b), "workflow fenced off"):
+		how = "its agent calls were refused (stale epoch)"
+	case strings.Contains(string(b), "taken over by another manager"):
+		how = "it found its claim gone before raising the epoch"
+	}
+	r.note = fmt.Sprintf("froze %s (workflow %s), %s finished it; after the thaw %s", owner, atPause, newOwner, how)
 }

@@ -448,7 +448,7 @@ func (m *Manager) rollback(ctx context.Context, w *model.Workflow, cause error, 
 			return finishIn(ctx, s, w, model.WfFailed, reason)
 		})
 	}
-	return st.UpdateWorkflow(ctx, w)
+	return st.UpdateOwnedWorkflow(ctx, w)
 }
 
 func (m *Manager) failVolume(ctx context.Context, s *db.Store, w *model.Workflow, status, reason string) error {

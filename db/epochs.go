@@ -69,4 +69,3 @@ func (s *Store) UpdateOwnedWorkflow(ctx context.Context, w *model.Workflow) erro
 	w.UpdatedAt = t
 	return nil
 }
-

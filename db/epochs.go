@@ -19,6 +19,9 @@ var ErrLostClaim = errors.New("workflow claim lost")
 // Soft-deleted volumes count (their delete workflow may still be running). ErrNotFound if the
 // volume does not exist, ErrLostClaim if the claim is gone.
 func (s *Store) BumpVolumeEpoch(ctx context.Context, volumeID, workflowID, owner string) (int64, error) {
+	if s.d.dialect == DialectMySQL {
+		return s.bumpEpochMySQL(ctx, volumeID, workflowID, owner)
+	}
 	var epoch int64
 	err := s.write(ctx, func(tx *Store) error {
 		res, err := tx.q.ExecContext(ctx, `UPDATE volumes SET epoch = epoch + 1 WHERE id = ?
@@ -68,4 +71,33 @@ func (s *Store) UpdateOwnedWorkflow(ctx context.Context, w *model.Workflow) erro
 	}
 	w.UpdatedAt = t
 	return nil
+}
+
+// bumpEpochMySQL bumps in one autocommit statement that hands back the new value
+// (LAST_INSERT_ID(expr), per connection), so no transaction stays open between the bump and
+// the read: a manager frozen there (a pause, SIGSTOP) holds no lock that would stop another
+// manager from taking its workflow over.
+func (s *Store) bumpEpochMySQL(ctx context.Context, volumeID, workflowID, owner string) (int64, error) {
+	res, err := s.q.ExecContext(ctx, `UPDATE volumes SET epoch = LAST_INSERT_ID(epoch + 1) WHERE id = ?
+		AND EXISTS (SELECT 1 FROM workflows WHERE id = ? AND owner = ?)`, volumeID, workflowID, owner)
+	if err != nil {
+		return 0, dbErr("bump volume epoch", err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return 0, err
+	}
+	if n == 1 {
+		epoch, err := res.LastInsertId()
+		return epoch, dbErr("read volume epoch", err)
+	}
+	var one int
+	err = s.q.QueryRowContext(ctx, `SELECT 1 FROM volumes WHERE id = ?`, volumeID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, notFound("Volume", volumeID)
+	}
+	if err != nil {
+		return 0, dbErr("read volume", err)
+	}
+	return 0, ErrLostClaim
 }

@@ -505,8 +505,10 @@ func scenarioPauseManager(c *cluster, t *testing.T, r *scenarioReport) {
 	b, _ := os.ReadFile(filepath.Join(c.dir, owner+".log"))
 	how := "did nothing visible"
 	switch {
-	case strings.Contains(string(b), "workflow fenced off"):
+	case strings.Contains(string(b), "stale volume epoch"):
 		how = "its agent calls were refused (stale epoch)"
+	case strings.Contains(string(b), `err="workflow claim lost"`):
+		how = "its workflow write was refused (claim lost)"
 	case strings.Contains(string(b), "taken over by another manager"):
 		how = "it found its claim gone before raising the epoch"
 	}

@@ -271,7 +271,7 @@ func (m *Manager) RunWorkflow(ctx context.Context, id string) error {
 		// Another claim on the volume came after ours: we write nothing more. If the workflow
 		// is still ours (a concurrent workflow on the same volume bumped the epoch), the
 		// sweeper runs it again with a new epoch; if another manager took it over, it is theirs.
-		log.Warn("workflow fenced off: the volume's epoch moved on", "err", err)
+		log.Warn("workflow fenced off: another manager claimed the volume after us", "err", err)
 		return nil
 	case isTransient(err) && w.Attempts < m.opts.MaxAttempts:
 		// Leave it running and owned; the sweeper retries after SweepInterval.

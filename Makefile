@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 KS_DIR    ?= /tmp/dlvm-test-keystone
 
-.PHONY: build run test test-unit test-cli test-kernel lint fuzz tempest bench bench-data clean
+.PHONY: build run test test-unit test-cli test-kernel lint fuzz tempest bench bench-data clean e2e-cluster
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/dlvm
@@ -37,6 +37,13 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+# A cluster of network namespaces on this machine (2 api, 1 scheduler, 2 volume managers, 3 dpvs,
+# 1 compute host) on the host's MariaDB and RabbitMQ, put through kill -9, dropped connections
+# and rolling restarts; prints requests sent/failed, volumes stuck, fio verify errors and time
+# to recover per scenario. Root; see scripts/e2e-cluster.sh.
+e2e-cluster:
+	scripts/e2e-cluster.sh
 
 # Short fuzz runs of request decoding and microversion parsing.
 fuzz:

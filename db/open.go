@@ -218,4 +218,4 @@ func (d *DB) Dialect() string { return d.dialect }
 func (d *DB) SQL() *sql.DB { return d.sql }
 
 // Store returns the repositories, each call its own statement (no transaction).
-func (d *DB) Store() *Store { return &Store{d: d, q: d.sql} }
+func (d *DB) Store() *Store { return &Store{d: d, q: readRetry{d.sql}} }

@@ -72,7 +72,7 @@ func (d *DB) runTx(ctx context.Context, fn func(s *Store) error) (err error) {
 	}
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("db: begin: %w", err)
+		return lostBeforeCommit(fmt.Errorf("db: begin: %w", err))
 	}
 	done := false
 	defer func() {
@@ -81,7 +81,7 @@ func (d *DB) runTx(ctx context.Context, fn func(s *Store) error) (err error) {
 		}
 	}()
 	if err := fn(&Store{d: d, q: tx, tx: true}); err != nil {
-		return err
+		return lostBeforeCommit(err)
 	}
 	done = true
 	if err := tx.Commit(); err != nil {
@@ -98,8 +98,13 @@ func (s *Store) write(ctx context.Context, fn func(s *Store) error) error {
 	return s.d.InTx(ctx, fn)
 }
 
-// retryable reports whether err is a transient lock conflict worth re-running the transaction.
+// retryable reports whether err is a transient lock conflict, or a connection lost before
+// the commit (the server rolled the transaction back), worth re-running the transaction.
 func retryable(err error) bool {
+	var lc *lostConnError
+	if errors.As(err, &lc) {
+		return true
+	}
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
 		return me.Number == 1213 || me.Number == 1205
@@ -130,6 +135,11 @@ func isDuplicate(err error) bool {
 func dbErr(op string, err error) error {
 	if err == nil {
 		return nil
+	}
+	if lostConn(err) {
+		// The connection died under the statement: transient (model.ErrUnavailable), so
+		// workflows retry it and the API answers 503 rather than 500.
+		return model.Wrap(model.ErrUnavailable, fmt.Errorf("db: %s: %w", op, err), "The database connection was lost; retry.")
 	}
 	return fmt.Errorf("db: %s: %w", op, err)
 }

@@ -178,19 +178,20 @@ func (s *Store) CountVolumes(ctx context.Context, q VolumeQuery) (int, error) {
 	return n, nil
 }
 
-// UpdateVolume writes every column of v except ID, ProjectID, CreatedAt and Metadata, and sets
+// UpdateVolume writes every column of v except ID, ProjectID, CreatedAt, Metadata and Epoch
+// (which only BumpVolumeEpoch moves, so a stale copy of the row never lowers it), and sets
 // UpdatedAt. ErrNotFound if missing or deleted.
 func (s *Store) UpdateVolume(ctx context.Context, v *model.Volume) error {
 	t := now()
 	res, err := s.q.ExecContext(ctx, `UPDATE volumes SET user_id = ?, display_name = ?, display_description = ?,
 		size = ?, status = ?, attach_status = ?, migration_status = ?, availability_zone = ?, volume_type_id = ?,
 		snapshot_id = ?, source_volid = ?, bootable = ?, read_only = ?, read_only_set = ?, multiattach = ?, host = ?, dvg_id = ?,
-		layout_mirrors = ?, layout_stripes = ?, layout_chunk_kib = ?, epoch = ?, error_reason = ?,
+		layout_mirrors = ?, layout_stripes = ?, layout_chunk_kib = ?, error_reason = ?,
 		updated_at = ?, launched_at = ?, terminated_at = ?, group_id = ?
 		WHERE id = ? AND deleted = 0`,
 		v.UserID, v.Name, v.Description, v.Size, v.Status, v.AttachStatus, v.MigrationStatus, v.AvailabilityZone,
 		v.VolumeTypeID, v.SnapshotID, v.SourceVolID, v.Bootable, v.ReadOnly, v.ReadOnlySet, v.Multiattach, v.Host, v.DVGID,
-		v.Layout.Mirrors, v.Layout.Stripes, v.Layout.ChunkKiB, v.Epoch, v.ErrorReason,
+		v.Layout.Mirrors, v.Layout.Stripes, v.Layout.ChunkKiB, v.ErrorReason,
 		s.tv(t), s.tvp(v.LaunchedAt), s.tvp(v.TerminatedAt), v.GroupID, v.ID)
 	if err != nil {
 		return dbErr("update volume", err)

@@ -47,6 +47,7 @@ type Config struct {
 	AllInOne          AllInOneSection          // [all_in_one]
 	Nova              NovaSection              // [nova]
 	Backup            BackupSection            // [backup]
+	Agent             AgentSection             // [agent]
 
 	// Warnings are messages about options that were accepted but are ignored: unknown keys
 	// (typos), unknown sections, options dlvm accepts for Cinder compatibility but does not use.
@@ -92,7 +93,7 @@ type DefaultSection struct {
 	ReportInterval          time.Duration  // report_interval: how often services heartbeat their os-services row
 	ServiceDownTime         time.Duration  // service_down_time: a service silent this long is down
 	LegReplaceAfter         time.Duration  // leg_replace_after: legs of a dpv silent this long are replaced (0: never)
-	AgentToken              string         // agent_token: shared secret between managers and dpv agents
+	AgentToken              string         // agent_token: shared secret between managers and agents (see [agent] shared_secret_file)
 }
 
 // QuotaDefaults are the default per-project quotas; -1 means unlimited.
@@ -264,3 +265,18 @@ type BackupSection struct {
 	FileSize  int    // backup_file_size: bytes per chunk file (a multiple of 1 MiB)
 	Container string // backup_container: default container (a sub-directory) when a request names none
 }
+
+// AgentSection is [agent]: how volume managers and the agents they call (dpv agents, connector
+// daemons) authenticate each other. Calls are signed with a shared secret (HMAC, replay window)
+// when one is set, and go over mutual TLS with the operator's CA when ca_file, cert_file and
+// key_file are set; both may be used together.
+type AgentSection struct {
+	CAFile           string        // ca_file: CA that signs every manager's and agent's certificate
+	CertFile         string        // cert_file: this process's certificate
+	KeyFile          string        // key_file: its private key
+	SharedSecretFile string        // shared_secret_file: file holding the shared secret (overrides [DEFAULT] agent_token)
+	ReplayWindow     time.Duration // replay_window: largest clock difference accepted; nonces are kept this long
+}
+
+// MutualTLS reports whether [agent] configures mutual TLS.
+func (a AgentSection) MutualTLS() bool { return a.CAFile != "" && a.CertFile != "" && a.KeyFile != "" }

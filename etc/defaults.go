@@ -98,6 +98,7 @@ func productionBase() *Config {
 			ProjectDomainName: "Default",
 			EndpointType:      "public",
 		},
+		Agent: AgentSection{ReplayWindow: 120 * time.Second},
 	}
 }
 

@@ -206,6 +206,13 @@ dpv_base_port = 9000
 dpv_size_gb = 0
 target_base_port = 20000
 
+[agent]
+ca_file = $state_path/pki/ca.pem
+cert_file = /etc/dlvm/pki/node1.pem
+key_file = /etc/dlvm/pki/node1.key
+shared_secret_file = /etc/dlvm/agent.secret
+replay_window = 30
+
 [nova]
 auth_url = https://keystone.example.com:5000/v3
 username = nova
@@ -278,6 +285,8 @@ func TestParseFull(t *testing.T) {
 			RegionName: "RegionTwo", EndpointType: "internal",
 		},
 		Backup: BackupSection{Driver: BackupDriverPosix, PosixPath: "/data/dlvm/backup", FileSize: 4 << 20, Container: "backups"},
+		Agent: AgentSection{CAFile: "/data/dlvm/pki/ca.pem", CertFile: "/etc/dlvm/pki/node1.pem",
+			KeyFile: "/etc/dlvm/pki/node1.key", SharedSecretFile: "/etc/dlvm/agent.secret", ReplayWindow: 30 * time.Second},
 	}
 	require.Equal(t, want, c)
 	require.True(t, c.BuiltinIdentity.Users[1].PasswordIsHash())
@@ -330,6 +339,8 @@ func TestValidationErrors(t *testing.T) {
 			`[builtin_identity] users: entry 2: user "bob" defined twice`},
 		{"lvm pool without volume_group", "[dpv]\npool_type = lvm\nthin_pool = tp\n",
 			`[dpv] volume_group: required when pool_type = lvm`},
+		{"half of mutual TLS", "[agent]\nca_file = /ca.pem\ncert_file = /c.pem\n",
+			`[agent] ca_file: ca_file, cert_file and key_file go together (mutual TLS)`},
 		{"bad pool type", "[dpv]\npool_type = zfs\n",
 			`[dpv] pool_type: unsupported value "zfs" (want file or lvm)`},
 		{"bad target helper", "[dpv]\ntarget_helper = iet\n",
@@ -390,6 +401,10 @@ func TestValidateDPVAgent(t *testing.T) {
 
 	c = mustParse(t, minimal+"[DEFAULT]\nagent_token = t\n[dpv]\ndvg = d\nlisten = 10.0.0.1\n")
 	require.NoError(t, c.ValidateDPVAgent())
+	c = mustParse(t, minimal+"[agent]\nshared_secret_file = /etc/dlvm/agent.secret\n[dpv]\ndvg = d\nlisten = 10.0.0.1\n")
+	require.NoError(t, c.ValidateDPVAgent(), "a secret file is enough")
+	c = mustParse(t, minimal+"[agent]\nca_file = /ca\ncert_file = /c\nkey_file = /k\n[dpv]\ndvg = d\nlisten = 10.0.0.1\n")
+	require.NoError(t, c.ValidateDPVAgent(), "mutual TLS is enough")
 }
 
 func TestWarnings(t *testing.T) {

@@ -73,10 +73,11 @@ const (
 	secAllInOne = "all_in_one"
 	secNova     = "nova"
 	secBackup   = "backup"
+	secAgent    = "agent"
 )
 
 // fixedSections are the sections that are not backends.
-var fixedSections = []string{secDefault, secDatabase, secKeystone, secBuiltin, secDPV, secAllInOne, secNova, secBackup}
+var fixedSections = []string{secDefault, secDatabase, secKeystone, secBuiltin, secDPV, secAllInOne, secNova, secBackup, secAgent}
 
 func isFixedSection(name string) bool {
 	for _, s := range fixedSections {
@@ -269,6 +270,14 @@ func (p *parser) read(c *Config) {
 	r.path("backup_posix_path", &bk.PosixPath, d.StatePath)
 	r.integer("backup_file_size", &bk.FileSize)
 	r.str("backup_container", &bk.Container)
+
+	ag := &c.Agent
+	r = p.section(secAgent)
+	r.path("ca_file", &ag.CAFile, d.StatePath)
+	r.path("cert_file", &ag.CertFile, d.StatePath)
+	r.path("key_file", &ag.KeyFile, d.StatePath)
+	r.path("shared_secret_file", &ag.SharedSecretFile, d.StatePath)
+	r.duration("replay_window", &ag.ReplayWindow)
 }
 
 // readBackends builds c.Backends in enabled_backends order. A backend with no section keeps the

@@ -24,6 +24,7 @@ func (c *Config) Validate() error {
 	c.validateAllInOne(v)
 	c.validateNova(v)
 	c.validateBackup(v)
+	c.validateAgent(v)
 	return errors.Join(v.errs...)
 }
 
@@ -34,8 +35,9 @@ func (c *Config) ValidateDPVAgent() error {
 	if c.DPV.DVG == "" {
 		v.add(secDPV, "dvg", "required by the dpv agent (or set [DEFAULT] enabled_backends)")
 	}
-	if ip := net.ParseIP(c.DPV.Listen); ip != nil && !ip.IsLoopback() && c.Default.AgentToken == "" {
-		v.add(secDefault, "agent_token", "required when [dpv] listen is not a loopback address")
+	if ip := net.ParseIP(c.DPV.Listen); ip != nil && !ip.IsLoopback() && c.Default.AgentToken == "" &&
+		c.Agent.SharedSecretFile == "" && !c.Agent.MutualTLS() {
+		v.add(secDefault, "agent_token", "required when [dpv] listen is not a loopback address (or set [agent] shared_secret_file, or ca_file, cert_file and key_file)")
 	}
 	return errors.Join(append(v.errs, c.Validate())...)
 }
@@ -366,5 +368,21 @@ func (c *Config) validateBackup(v *validator) {
 	}
 	if b.Container == "" || strings.ContainsAny(b.Container, "/\\") || strings.HasPrefix(b.Container, ".") {
 		v.add(s, "backup_container", "must be a plain directory name, got %q", b.Container)
+	}
+}
+
+func (c *Config) validateAgent(v *validator) {
+	a := c.Agent
+	set := 0
+	for _, f := range []string{a.CAFile, a.CertFile, a.KeyFile} {
+		if f != "" {
+			set++
+		}
+	}
+	if set != 0 && set != 3 {
+		v.add(secAgent, "ca_file", "ca_file, cert_file and key_file go together (mutual TLS)")
+	}
+	if a.ReplayWindow < 0 {
+		v.add(secAgent, "replay_window", "must not be negative")
 	}
 }

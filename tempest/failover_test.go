@@ -18,6 +18,8 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumes"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumetypes"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dlvm-project/dlvm/internal/agentauth"
 )
 
 // TestLegFailover kills the tgtd of the dpv holding one mirror leg of an attached volume while
@@ -73,7 +75,7 @@ func TestLegFailover(t *testing.T) {
 	go func() { // watch the connector's view of the legs while the dpv is down
 		states := map[string]bool{}
 		for time.Since(killed) < 8*time.Second {
-			for st := range legStates(s.connPort, vol.ID) {
+			for st := range legStates(s.connectorURL(), s.agentSecret(t), vol.ID) {
 				states[st] = true
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -96,7 +98,7 @@ func TestLegFailover(t *testing.T) {
 	t.Logf("fio finished %s after the kill; no verify error", time.Since(killed).Round(time.Millisecond))
 
 	// The agent restarts its tgtd; the connector resyncs the leg. Wait until every leg is ok.
-	waitLegsOK(t, s.connPort, vol.ID, 90*time.Second)
+	waitLegsOK(t, s.connectorURL(), s.agentSecret(t), vol.ID, 90*time.Second)
 	t.Logf("leg back in sync %s after the kill", time.Since(killed).Round(time.Millisecond))
 	detach(t, c, vol.ID, att)
 
@@ -114,12 +116,11 @@ func TestLegFailover(t *testing.T) {
 	require.NoError(t, check.Run(), "fio verify after re-attach:\n%s", out.String())
 }
 
-// legStates counts the legs of a volume per state, as the local connector daemon reports them
+// legStates counts the legs of a volume per state, as the connector daemon at base reports them
 // (empty when the daemon does not answer within a second).
-func legStates(port int, volumeID string) map[string]int {
+func legStates(base, secret, volumeID string) map[string]int {
 	out := map[string]int{}
-	hc := http.Client{Timeout: time.Second}
-	resp, err := hc.Get(fmt.Sprintf("http://127.0.0.1:%d/v1/health/%s", port, volumeID))
+	resp, err := connectorGet(base, secret, volumeID, time.Second)
 	if err != nil {
 		return out
 	}
@@ -133,13 +134,25 @@ func legStates(port int, volumeID string) map[string]int {
 	return out
 }
 
-// waitLegsOK polls the local connector daemon until every leg of the volume is "ok".
-func waitLegsOK(t *testing.T, port int, volumeID string, timeout time.Duration) {
+// connectorGet asks the connector daemon at base for a volume's leg health, signed with the
+// agents' shared secret as the volume manager signs its calls.
+func connectorGet(base, secret, volumeID string, timeout time.Duration) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, base+"/v1/health/"+volumeID, nil)
+	if err != nil {
+		return nil, err
+	}
+	agentauth.Sign(req, nil, []byte(secret))
+	hc := http.Client{Timeout: timeout}
+	return hc.Do(req)
+}
+
+// waitLegsOK polls the connector daemon at base until every leg of the volume is "ok".
+func waitLegsOK(t *testing.T, base, secret, volumeID string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var last string
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v1/health/%s", port, volumeID))
+		resp, err := connectorGet(base, secret, volumeID, 5*time.Second)
 		if err == nil {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()

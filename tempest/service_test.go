@@ -69,6 +69,17 @@ func freeTgtPort(t *testing.T, span int) int {
 }
 
 // binary returns the dlvm binary: $DLVM_BIN, or one built into a temp dir.
+// connectorURL is the all-in-one's local connector daemon.
+func (s *service) connectorURL() string { return fmt.Sprintf("http://127.0.0.1:%d", s.connPort) }
+
+// agentSecret is the shared secret all-in-one generated in its data dir for agent calls.
+func (s *service) agentSecret(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(s.dataDir, "agent-secret"))
+	require.NoError(t, err)
+	return strings.TrimSpace(string(b))
+}
+
 func binary(t *testing.T) string {
 	t.Helper()
 	if b := os.Getenv("DLVM_BIN"); b != "" {

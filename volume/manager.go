@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/dlvm-project/dlvm/db"
+	"github.com/dlvm-project/dlvm/internal/agentauth"
 	"github.com/dlvm-project/dlvm/model"
 	"github.com/dlvm-project/dlvm/volume/backup"
 	"github.com/dlvm-project/dlvm/volume/pool"
@@ -314,11 +315,22 @@ func (m *Manager) RunWorkflow(ctx context.Context, id string) error {
 	w.Owner = m.opts.Host
 	w.State = model.WfRunning
 	w.Attempts++
-	if err := st.UpdateWorkflow(ctx, w); err != nil {
+	if err := st.UpdateOwnedWorkflow(ctx, w); err != nil {
+		if errors.Is(err, db.ErrLostClaim) {
+			return nil // taken over between our claim and now
+		}
 		return err
 	}
 	log := m.log.With("workflow_id", w.ID, "kind", w.Kind, "volume_id", w.VolumeID, "snapshot_id", w.SnapshotID)
-	log.Info("workflow start", "attempt", w.Attempts, "step", w.Step)
+	ctx, epoch, err := m.fence(ctx, w)
+	if errors.Is(err, db.ErrLostClaim) {
+		log.Warn("workflow taken over by another manager before it started here")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log.Info("workflow start", "attempt", w.Attempts, "step", w.Step, "epoch", epoch)
 
 	run := m.steps(w)
 	if run == nil {
@@ -329,11 +341,20 @@ func (m *Manager) RunWorkflow(ctx context.Context, id string) error {
 	case err == nil:
 		log.Info("workflow done")
 		return nil
+	case errors.Is(err, agentauth.ErrStaleEpoch), errors.Is(err, db.ErrLostClaim):
+		// Another claim on the volume came after ours: we write nothing more. If the workflow
+		// is still ours (a concurrent workflow on the same volume bumped the epoch), the
+		// sweeper runs it again with a new epoch; if another manager took it over, it is theirs.
+		log.Warn("workflow fenced off: another manager claimed the volume after us", "err", err)
+		return nil
 	case isTransient(err) && w.Attempts < m.opts.MaxAttempts:
 		// Leave it running and owned; the sweeper retries after SweepInterval.
 		log.Warn("workflow step failed, will retry", "err", err)
 		w.Error = model.UserMessage(err)
-		return st.UpdateWorkflow(ctx, w)
+		if err := st.UpdateOwnedWorkflow(ctx, w); !errors.Is(err, db.ErrLostClaim) {
+			return err
+		}
+		return nil
 	default:
 		log.Error("workflow failed, rolling back", "err", err)
 		if rerr := m.rollback(ctx, w, err, log); rerr != nil {
@@ -342,6 +363,23 @@ func (m *Manager) RunWorkflow(ctx context.Context, id string) error {
 		}
 		return nil
 	}
+}
+
+// fence bumps the epoch of the workflow's volume if we still hold the claim (else
+// db.ErrLostClaim) and returns ctx carrying it, so every agent and connector call of this run is fenced: once another manager
+// claims work on the volume, the calls we still make are refused.
+func (m *Manager) fence(ctx context.Context, w *model.Workflow) (context.Context, int64, error) {
+	if w.VolumeID == "" {
+		return ctx, 0, nil
+	}
+	epoch, err := m.db.Store().BumpVolumeEpoch(ctx, w.VolumeID, w.ID, w.Owner)
+	if errors.Is(err, model.ErrNotFound) {
+		return ctx, 0, nil // the steps report the missing volume
+	}
+	if err != nil {
+		return ctx, 0, err
+	}
+	return agentauth.WithEpoch(ctx, w.VolumeID, epoch), epoch, nil
 }
 
 // needsScheduler says whether a workflow waits for leg placement: only a pending create does;
@@ -395,7 +433,7 @@ func (m *Manager) steps(w *model.Workflow) stepFunc {
 func finishIn(ctx context.Context, s *db.Store, w *model.Workflow, state, msg string) error {
 	w.State = state
 	w.Error = msg
-	return s.UpdateWorkflow(ctx, w)
+	return s.UpdateOwnedWorkflow(ctx, w)
 }
 
 func (m *Manager) finish(ctx context.Context, w *model.Workflow, state, msg string) error {
@@ -405,7 +443,7 @@ func (m *Manager) finish(ctx context.Context, w *model.Workflow, state, msg stri
 // advance records that a step finished, so a resumed run skips it.
 func (m *Manager) advance(ctx context.Context, w *model.Workflow, step int) error {
 	w.Step = step
-	return m.db.Store().UpdateWorkflow(ctx, w)
+	return m.db.Store().UpdateOwnedWorkflow(ctx, w)
 }
 
 // agentFor returns the agent of the dpv holding a leg.

@@ -522,7 +522,7 @@ func (m *Manager) rollback(ctx context.Context, w *model.Workflow, cause error, 
 			return finishIn(ctx, s, w, model.WfFailed, reason)
 		})
 	}
-	return st.UpdateWorkflow(ctx, w)
+	return st.UpdateOwnedWorkflow(ctx, w)
 }
 
 // volumeMessage leaves the user message of a failed workflow on volume id (nothing when the

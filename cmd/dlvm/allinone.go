@@ -75,6 +75,9 @@ func runAllInOne(ctx context.Context, args []string) error {
 func allInOne(ctx context.Context, cfg *etc.Config, dir string, connectorPort int, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if err := ensureLocalSecret(cfg, dir); err != nil {
+		return fmt.Errorf("agent secret: %w", err)
+	}
 
 	d, err := openDB(ctx, cfg)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dlvm-project/dlvm/db"
 	"github.com/dlvm-project/dlvm/etc"
+	"github.com/dlvm-project/dlvm/internal/agentauth"
 	"github.com/dlvm-project/dlvm/internal/runner"
 	"github.com/dlvm-project/dlvm/volume/agent"
 	"github.com/dlvm-project/dlvm/volume/pool"
@@ -163,8 +164,16 @@ func serveDPV(ctx context.Context, cfg *etc.Config, s etc.DPVSection, p pool.Poo
 	if stopTgtd {
 		defer tg.Stop()
 	}
-	srv := agent.NewServer(p, agent.ServerOptions{Name: s.Name, DVG: s.DVG, Location: s.Location, Token: cfg.Default.AgentToken,
-		Target: tg, Exports: exports}, log)
+	secret, err := agentSecret(cfg)
+	if err != nil {
+		return err
+	}
+	fence, err := agentauth.OpenFence(filepath.Join(dpvStateDir(cfg, s), "epochs.json"))
+	if err != nil {
+		return err
+	}
+	srv := agent.NewServer(p, agent.ServerOptions{Name: s.Name, DVG: s.DVG, Location: s.Location, Token: secret,
+		Fence: fence, ReplayWindow: cfg.Agent.ReplayWindow, Target: tg, Exports: exports}, log)
 	if err := srv.RestoreExports(ctx); err != nil {
 		log.Warn("restore exports", "err", err)
 	}
@@ -173,10 +182,10 @@ func serveDPV(ctx context.Context, cfg *etc.Config, s etc.DPVSection, p pool.Poo
 			log.Warn("restore exports after a tgtd restart", "err", err)
 		}
 	})
-	hb := rpc.DPVHeartbeat{ID: s.Name, Name: s.Name, DVG: dvgOf(cfg, s.DVG), URL: s.AdvertiseURL, Location: s.Location,
+	hb := rpc.DPVHeartbeat{ID: s.Name, Name: s.Name, DVG: dvgOf(cfg, s.DVG), URL: agentURL(cfg, s.AdvertiseURL), Location: s.Location,
 		PoolType: s.PoolType, TargetPortal: hostPort(s.TargetIPAddress, s.TargetPort), StartedAt: time.Now().UTC()}
 	go agent.RunHeartbeat(ctx, p, bus, hb, cfg.Default.DPVHeartbeatInterval, log)
-	return serveHTTP(ctx, hostPort(s.Listen, s.Port), srv.Handler(), log)
+	return serveAgent(ctx, cfg, hostPort(s.Listen, s.Port), srv.Handler(), log)
 }
 
 // newTarget starts (or adopts) the dpv's tgtd: portal target_ip_address:target_port, control
@@ -194,10 +203,7 @@ func newTarget(ctx context.Context, cfg *etc.Config, s etc.DPVSection, log *slog
 	if err := tg.EnsureDaemon(ctx); err != nil {
 		return nil, nil, err
 	}
-	dir := s.PoolDir
-	if s.PoolType == etc.PoolLVM {
-		dir = filepath.Join(cfg.Default.StatePath, "dpv-"+s.Name)
-	}
+	dir := dpvStateDir(cfg, s)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, err
 	}
@@ -207,6 +213,15 @@ func newTarget(ctx context.Context, cfg *etc.Config, s etc.DPVSection, log *slog
 		return nil, nil, err
 	}
 	return tg, st, nil
+}
+
+// dpvStateDir is where a dpv agent keeps its export state and epochs: the pool dir of a file
+// pool, state_path/dpv-NAME for an lvm pool.
+func dpvStateDir(cfg *etc.Config, s etc.DPVSection) string {
+	if s.PoolType == etc.PoolLVM {
+		return filepath.Join(cfg.Default.StatePath, "dpv-"+s.Name)
+	}
+	return s.PoolDir
 }
 
 // dvgOf maps a backend section name to its dvg name.

@@ -10,13 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/dlvm-project/dlvm/connector"
 	"github.com/dlvm-project/dlvm/connector/daemon"
 	"github.com/dlvm-project/dlvm/connector/kernel"
 	"github.com/dlvm-project/dlvm/connector/userspace"
 	"github.com/dlvm-project/dlvm/etc"
+	"github.com/dlvm-project/dlvm/internal/agentauth"
 	"github.com/dlvm-project/dlvm/internal/runner"
 	"github.com/dlvm-project/dlvm/volume"
 	"github.com/dlvm-project/dlvm/volume/rpc"
@@ -51,9 +51,8 @@ func newEngine(kind string, opts engineOptions) (connector.Engine, error) {
 }
 
 // connectorDialer gives the volume manager clients of connector daemons.
-func connectorDialer(cfg *etc.Config) volume.ConnectorDialer {
-	hc := &http.Client{Timeout: 5 * time.Minute}
-	return func(url string) volume.HostConnector { return daemon.NewClient(url, hc, cfg.Default.AgentToken) }
+func connectorDialer(hc *http.Client, secret string) volume.ConnectorDialer {
+	return func(url string) volume.HostConnector { return daemon.NewClient(url, hc, secret) }
 }
 
 const connectorHelp = `usage: dlvm connector [--config-file FILE] [--host NAME] [--listen ADDR] [--advertise-url URL]
@@ -140,12 +139,20 @@ func serveConnector(ctx context.Context, cfg *etc.Config, s connectorSettings, b
 			}
 		}()
 	}
-	srv := daemon.NewServer(eng, daemon.ServerOptions{Token: cfg.Default.AgentToken}, log)
+	secret, err := agentSecret(cfg)
+	if err != nil {
+		return err
+	}
+	fence, err := agentauth.OpenFence(filepath.Join(s.DataDir, "epochs.json"))
+	if err != nil {
+		return err
+	}
+	srv := daemon.NewServer(eng, daemon.ServerOptions{Token: secret, Fence: fence, ReplayWindow: cfg.Agent.ReplayWindow}, log)
 	defer srv.Close()
-	go daemon.RunHeartbeat(ctx, bus, daemon.Report{Host: s.Host, URL: s.URL, Initiator: s.Initiator},
+	go daemon.RunHeartbeat(ctx, bus, daemon.Report{Host: s.Host, URL: agentURL(cfg, s.URL), Initiator: s.Initiator},
 		daemon.HeartbeatOptions{Topic: rpc.TopicVolume, Method: rpc.MethodIHostHeartbeat}, log)
 	go daemon.RunHealthReports(ctx, bus, srv, s.Host, daemon.ReportOptions{Topic: rpc.TopicVolume, Method: rpc.MethodLegHealth}, log)
-	return serveHTTP(ctx, s.Listen, srv.Handler(), log)
+	return serveAgent(ctx, cfg, s.Listen, srv.Handler(), log)
 }
 
 // errNoEngine marks a connector that could not build its engine.

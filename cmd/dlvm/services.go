@@ -173,8 +173,15 @@ func registerDVGs(ctx context.Context, d *db.DB, cfg *etc.Config) error {
 
 // newManager builds the volume manager with HTTP clients for the dpv agents.
 func newManager(d *db.DB, bus rpc.Bus, cfg *etc.Config, log *slog.Logger) (*volume.Manager, error) {
-	hc := &http.Client{Timeout: 5 * time.Minute}
-	dial := func(p *model.DPV) volume.Agent { return agent.NewClient(p.URL, hc, cfg.Default.AgentToken) }
+	hc, err := agentClient(cfg, 5*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := agentSecret(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dial := func(p *model.DPV) volume.Agent { return agent.NewClient(p.URL, hc, secret) }
 	root, err := filepath.Abs(cfg.Backup.PosixPath)
 	if err != nil {
 		return nil, fmt.Errorf("[backup] backup_posix_path: %w", err)
@@ -186,7 +193,7 @@ func newManager(d *db.DB, bus rpc.Bus, cfg *etc.Config, log *slog.Logger) (*volu
 	opts := volume.Options{
 		Host: cfg.Default.Host, SweepInterval: cfg.Default.WorkflowSweepInterval, StaleAfter: cfg.Default.WorkflowStaleAfter,
 		MessageTTL: cfg.Default.MessageTTL, Backup: drv,
-		Connectors: connectorDialer(cfg), HeartbeatTimeout: cfg.Default.DPVHeartbeatTimeout, LegReplaceAfter: cfg.Default.LegReplaceAfter,
+		Connectors: connectorDialer(hc, secret), HeartbeatTimeout: cfg.Default.DPVHeartbeatTimeout, LegReplaceAfter: cfg.Default.LegReplaceAfter,
 	}
 	if n := cfg.Nova; n.Configured() {
 		c, err := nova.New(nova.Options{AuthURL: n.AuthURL, Username: n.Username, Password: n.Password,

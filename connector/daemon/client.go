@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dlvm-project/dlvm/connector"
+	"github.com/dlvm-project/dlvm/internal/agentauth"
 )
 
 // Client calls a connector daemon. Its methods have the contracts of connector.Engine's.
@@ -22,8 +23,9 @@ type Client struct {
 }
 
 // NewClient returns a client of the daemon at baseURL (e.g. http://10.0.0.5:8810). hc nil
-// means a client with a 5 minute timeout (attaching logs in to every leg); token "" sends no
-// TokenHeader.
+// means a client with a 5 minute timeout (attaching logs in to every leg); token is the shared
+// secret requests are signed with ("" signs nothing). A context made by agentauth.WithEpoch
+// fences every call made with it.
 func NewClient(baseURL string, hc *http.Client, token string) *Client {
 	if hc == nil {
 		hc = &http.Client{Timeout: 5 * time.Minute}
@@ -48,28 +50,37 @@ func (e *Error) Error() string {
 // Temporary reports whether retrying later may succeed (daemon unreachable, or it said so).
 func (e *Error) Temporary() bool { return e.Temp }
 
+// StaleEpoch reports whether the daemon refused the call's epoch: the caller lost its claim on
+// the volume.
+func (e *Error) StaleEpoch() bool { return e.Status == http.StatusConflict }
+
+// Is makes errors.Is(err, agentauth.ErrStaleEpoch) true for a refused epoch.
+func (e *Error) Is(target error) bool { return target == agentauth.ErrStaleEpoch && e.StaleEpoch() }
+
 // NotFound reports whether the daemon does not know the volume.
 func (e *Error) NotFound() bool { return e.Status == http.StatusNotFound }
 
 func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
+	var (
+		body []byte
+		rd   io.Reader
+	)
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
 		}
-		body = bytes.NewReader(b)
+		body, rd = b, bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
 		return &Error{Message: err.Error()}
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.token != "" {
-		req.Header.Set(TokenHeader, c.token)
-	}
+	agentauth.SetEpoch(req)
+	agentauth.Sign(req, body, []byte(c.token))
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -137,7 +148,8 @@ func (c *Client) Quiesce(ctx context.Context, volumeID string, timeout time.Dura
 		QuiesceRequest{TimeoutSeconds: int(timeout / time.Second)}, nil)
 }
 
-// Resume ends a quiesce; a volume not paused is success.
+// Resume ends a quiesce; a volume not paused is success. It is never fenced: ending a pause
+// is safe whoever asks, and a manager fenced off mid-snapshot must still let I/O go on.
 func (c *Client) Resume(ctx context.Context, volumeID string) error {
-	return c.call(ctx, http.MethodPost, "/v1/resume/"+url.PathEscape(volumeID), nil, nil)
+	return c.call(agentauth.WithoutEpoch(ctx), http.MethodPost, "/v1/resume/"+url.PathEscape(volumeID), nil, nil)
 }

@@ -5,13 +5,12 @@
 // host uses. It imports no server package: the heartbeat goes through a small Caster.
 //
 // Wire format: JSON bodies; errors are {"error":{"message":..., "temporary":bool}} with 400
-// (bad request), 401 (token), 404 (unknown volume) or 500/503 (engine failures, 503 when
+// (bad request), 401 (signature, see internal/agentauth), 409 (stale epoch), 404 (unknown volume) or 500/503 (engine failures, 503 when
 // retrying may help).
 package daemon
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,10 +22,8 @@ import (
 	"time"
 
 	"github.com/dlvm-project/dlvm/connector"
+	"github.com/dlvm-project/dlvm/internal/agentauth"
 )
-
-// TokenHeader carries the shared secret between the volume manager and connector daemons.
-const TokenHeader = "X-DLVM-Connector-Token"
 
 // Quiesce bounds: a pause the caller forgets to end is ended by the daemon.
 const (
@@ -42,7 +39,12 @@ var ErrTemporary = errors.New("temporary failure")
 
 // ServerOptions configures a Server.
 type ServerOptions struct {
-	Token string // when set, every request must carry it in TokenHeader (else 401)
+	Token string // when set, the shared secret every request must be signed with (agentauth; else 401)
+	// Fence refuses calls carrying a lower epoch than one seen for the volume (409); nil: an
+	// in-memory fence.
+	Fence *agentauth.Fence
+	// ReplayWindow bounds signed requests' clock difference; 0: agentauth.DefaultWindow.
+	ReplayWindow time.Duration
 	// AfterFunc schedules the automatic end of a quiesce (nil: time.AfterFunc); tests inject
 	// a manual clock.
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
@@ -81,6 +83,9 @@ func NewServer(eng connector.Engine, opts ServerOptions, log *slog.Logger) *Serv
 	if opts.AfterFunc == nil {
 		opts.AfterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
 	}
+	if opts.Fence == nil {
+		opts.Fence, _ = agentauth.OpenFence("") // in memory: cannot fail
+	}
 	s := &Server{eng: eng, opts: opts, log: log, paused: map[string]*pause{}, volumes: map[string]bool{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/attach", s.attach)
@@ -90,7 +95,8 @@ func NewServer(eng connector.Engine, opts ServerOptions, log *slog.Logger) *Serv
 	mux.HandleFunc("GET /v1/health/{volume_id}", s.health)
 	mux.HandleFunc("POST /v1/quiesce/{volume_id}", s.quiesce)
 	mux.HandleFunc("POST /v1/resume/{volume_id}", s.resume)
-	s.handler = mux
+	s.handler = agentauth.NewVerifier([]byte(opts.Token), agentauth.VerifierOptions{Window: opts.ReplayWindow}).Middleware(
+		opts.Fence.Middleware(mux, s.refuse), s.refuse)
 	return s
 }
 
@@ -109,11 +115,20 @@ func (s *Server) Close() {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	if s.opts.Token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get(TokenHeader)), []byte(s.opts.Token)) != 1 {
-		writeError(w, http.StatusUnauthorized, "missing or wrong "+TokenHeader, false)
-		return
-	}
 	s.handler.ServeHTTP(w, r)
+}
+
+// refuse answers a call that failed authentication (401) or fencing (409 stale, 400 malformed).
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.Warn("connector call refused", "method", r.Method, "path", r.URL.Path, "err", err)
+	switch {
+	case errors.Is(err, agentauth.ErrUnauthenticated):
+		writeError(w, http.StatusUnauthorized, "agent call not authenticated", false)
+	case errors.Is(err, agentauth.ErrStaleEpoch):
+		writeError(w, http.StatusConflict, err.Error(), false)
+	default:
+		writeError(w, http.StatusBadRequest, err.Error(), false)
+	}
 }
 
 // DetachRequest is the body of POST /v1/detach.

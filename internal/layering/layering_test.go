@@ -21,6 +21,7 @@ var allowed = map[string][]string{
 	"etc":                  {},
 	"internal/runner":      {},
 	"internal/layering":    {},
+	"internal/agentauth":   {},
 	"db":                   {"model"},
 	"db/dbtest":            {"db"},
 	"keystone":             {"model"},
@@ -28,11 +29,11 @@ var allowed = map[string][]string{
 	"volume/rpc":           {},
 	"volume/pool":          {"model", "internal/runner"},
 	"volume/target":        {"model", "internal/runner"},
-	"volume/agent":         {"model", "volume/pool", "volume/rpc", "volume/target"},
+	"volume/agent":         {"model", "internal/agentauth", "volume/pool", "volume/rpc", "volume/target"},
 	"volume/backup":        {"model"},
 	"volume/api":           {"model", "db", "volume/rpc", "volume/backup"},
 	"volume/nova":          {},
-	"volume":               {"model", "db", "scheduler", "volume/pool", "volume/rpc", "volume/target", "connector", "volume/backup"},
+	"volume":               {"model", "db", "internal/agentauth", "scheduler", "volume/pool", "volume/rpc", "volume/target", "connector", "volume/backup"},
 	"scheduler/service":    {"model", "db", "scheduler", "volume/rpc"},
 	"apiv3":                {"model", "db", "volume/api"},
 	"connector":            {},
@@ -41,7 +42,7 @@ var allowed = map[string][]string{
 	"connector/export":     {"connector/blockdev", "internal/runner"},
 	"connector/iscsi":      {"connector/blockdev"},
 	"connector/kernel":     {"connector", "internal/runner", "model"},
-	"connector/daemon":     {"connector"},
+	"connector/daemon":     {"connector", "internal/agentauth"},
 	"connector/userspace":  {"connector", "connector/assemble", "connector/blockdev", "connector/export", "connector/iscsi"},
 	"tempest":              {},
 	"test/kernel":          {},
@@ -51,10 +52,11 @@ var allowed = map[string][]string{
 }
 
 // clientSide packages run on compute hosts or drive the service from outside: they may import
-// only each other and the neutral bottom (model, internal/runner), never server code.
+// only each other and the neutral bottom (model, internal/runner, internal/agentauth), never
+// server code.
 var clientSide = []string{"tempest", "connector"}
 
-var neutral = []string{"model", "internal/runner"}
+var neutral = []string{"model", "internal/runner", "internal/agentauth"}
 
 func isClientSide(rel string) bool {
 	for _, c := range clientSide {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -199,12 +200,18 @@ func TestAgentToken(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewClient(e.srv.URL, nil, tt.token).CreateLeg(ctx, "vol", mib)
+			id := "vol-" + strings.ReplaceAll(tt.name, " ", "-")
+			_, err := NewClient(e.srv.URL, nil, tt.token).CreateLeg(ctx, id, mib)
 			if tt.want == nil {
 				require.NoError(t, err)
 				return
 			}
 			require.ErrorIs(t, err, tt.want)
+			var re *RemoteError
+			require.ErrorAs(t, err, &re)
+			require.Equal(t, http.StatusUnauthorized, re.Status)
+			_, err = e.pool.Stat(ctx, id)
+			require.ErrorIs(t, err, model.ErrNotFound, "a refused call does nothing")
 		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dlvm-project/dlvm/internal/agentauth"
 	"github.com/dlvm-project/dlvm/model"
 	"github.com/dlvm-project/dlvm/volume/pool"
 )
@@ -25,7 +26,8 @@ type Client struct {
 }
 
 // NewClient returns a client of the agent at baseURL (e.g. "http://10.0.0.5:8801"). hc nil
-// means http.DefaultClient; token "" sends no TokenHeader.
+// means http.DefaultClient; token is the shared secret requests are signed with ("" signs
+// nothing). A context made by agentauth.WithEpoch fences every call made with it.
 func NewClient(baseURL string, hc *http.Client, token string) *Client {
 	if hc == nil {
 		hc = http.DefaultClient
@@ -34,17 +36,20 @@ func NewClient(baseURL string, hc *http.Client, token string) *Client {
 }
 
 // do sends one request and returns the body of a 2xx answer.
-func (c *Client) do(ctx context.Context, method, path string, body io.Reader, contentType string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+func (c *Client) do(ctx context.Context, method, path string, body []byte, contentType string) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
 		return nil, model.Wrap(model.ErrInvalid, err, "invalid agent request")
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	if c.token != "" {
-		req.Header.Set(TokenHeader, c.token)
-	}
+	agentauth.SetEpoch(req)
+	agentauth.Sign(req, body, []byte(c.token))
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -64,14 +69,14 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, co
 }
 
 func (c *Client) doJSON(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
+	var body []byte
 	ct := ""
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
 		}
-		body, ct = bytes.NewReader(b), "application/json"
+		body, ct = b, "application/json"
 	}
 	data, err := c.do(ctx, method, path, body, ct)
 	if err != nil || out == nil {
@@ -189,7 +194,7 @@ func (c *Client) WriteAt(ctx context.Context, id string, p []byte, off int64) (i
 	if err != nil {
 		return 0, err
 	}
-	if _, err := c.do(ctx, http.MethodPut, path+"/data?"+q.Encode(), bytes.NewReader(p), "application/octet-stream"); err != nil {
+	if _, err := c.do(ctx, http.MethodPut, path+"/data?"+q.Encode(), p, "application/octet-stream"); err != nil {
 		return 0, err
 	}
 	return len(p), nil

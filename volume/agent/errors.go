@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/dlvm-project/dlvm/internal/agentauth"
 	"github.com/dlvm-project/dlvm/model"
 )
 
@@ -17,6 +18,7 @@ var errorKinds = []struct {
 	name   string
 	status int
 }{
+	{agentauth.ErrStaleEpoch, "stale_epoch", http.StatusConflict},
 	{model.ErrNotFound, "not_found", http.StatusNotFound},
 	{model.ErrConflict, "conflict", http.StatusConflict},
 	{model.ErrInvalid, "invalid", http.StatusBadRequest},
@@ -30,7 +32,7 @@ type errorBody struct {
 }
 
 type wireError struct {
-	Kind    string `json:"kind"`    // not_found, conflict, invalid, forbidden, unavailable, internal
+	Kind    string `json:"kind"`    // stale_epoch, not_found, conflict, invalid, forbidden, unavailable, internal
 	Message string `json:"message"` // user-safe text (model.UserMessage)
 	Detail  string `json:"detail"`  // the full error, for logs
 }

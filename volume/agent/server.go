@@ -6,7 +6,6 @@
 package agent
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,16 +14,15 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/gorilla/mux"
 
+	"github.com/dlvm-project/dlvm/internal/agentauth"
 	"github.com/dlvm-project/dlvm/model"
 	"github.com/dlvm-project/dlvm/volume/pool"
 	"github.com/dlvm-project/dlvm/volume/target"
 )
-
-// TokenHeader carries the shared secret between managers and agents.
-const TokenHeader = "X-DLVM-Agent-Token"
 
 // DefaultMaxDataBytes bounds one data read or write.
 const DefaultMaxDataBytes = 64 << 20
@@ -34,8 +32,14 @@ type ServerOptions struct {
 	Name     string // dpv name
 	DVG      string // dvg the dpv belongs to
 	Location string // failure domain, "" if unknown
-	// Token, when set, must be sent in TokenHeader by every client (else 401).
+	// Token, when set, is the shared secret every request must be signed with
+	// (agentauth.Sign; else 401 and nothing done).
 	Token string
+	// Fence remembers the highest epoch per volume and refuses mutating calls of a lower one
+	// (409); nil: an in-memory fence.
+	Fence *agentauth.Fence
+	// ReplayWindow bounds signed requests' clock difference; 0: agentauth.DefaultWindow.
+	ReplayWindow time.Duration
 	// MaxDataBytes bounds one data transfer; default DefaultMaxDataBytes.
 	MaxDataBytes int64
 	// Target exports legs over iSCSI (export.go); nil: the export routes answer 501.
@@ -51,6 +55,7 @@ type Server struct {
 	opts ServerOptions
 	log  *slog.Logger
 	exp  *exporter // nil without a Target
+	auth *agentauth.Verifier
 }
 
 // NewServer returns the agent over p. log may be nil.
@@ -61,7 +66,11 @@ func NewServer(p pool.Pool, opts ServerOptions, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{pool: p, opts: opts, log: log, exp: newExporter(opts)}
+	if opts.Fence == nil {
+		opts.Fence, _ = agentauth.OpenFence("") // in memory: cannot fail
+	}
+	auth := agentauth.NewVerifier([]byte(opts.Token), agentauth.VerifierOptions{Window: opts.ReplayWindow, MaxBody: opts.MaxDataBytes + 1<<20})
+	return &Server{pool: p, opts: opts, log: log, exp: newExporter(opts), auth: auth}
 }
 
 // Info is the answer of GET /v1/info.
@@ -105,15 +114,16 @@ func (s *Server) Handler() http.Handler {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		s.fail(w, nil, model.Errorf(model.ErrInvalid, "method not allowed"))
 	})
-	if s.opts.Token == "" {
-		return r
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(req.Header.Get(TokenHeader)), []byte(s.opts.Token)) != 1 {
-			s.fail(w, req, model.Errorf(model.ErrForbidden, "missing or wrong %s", TokenHeader))
-			return
+	fenced := s.opts.Fence.Middleware(r, func(w http.ResponseWriter, req *http.Request, err error) {
+		if errors.Is(err, agentauth.ErrBadEpoch) {
+			err = model.Wrap(model.ErrInvalid, err, "malformed epoch header")
 		}
-		r.ServeHTTP(w, req)
+		s.log.Warn("fenced call refused", "method", req.Method, "path", req.URL.Path, "err", err)
+		s.fail(w, req, err)
+	})
+	return s.auth.Middleware(fenced, func(w http.ResponseWriter, req *http.Request, err error) {
+		s.log.Warn("unauthenticated call refused", "method", req.Method, "path", req.URL.Path, "remote", req.RemoteAddr, "err", err)
+		s.fail(w, req, model.Wrap(model.ErrForbidden, err, "agent call not authenticated"))
 	})
 }
 

@@ -72,7 +72,8 @@ type Builtin struct {
 	catalog  []wireService
 
 	mu      sync.Mutex
-	revoked map[string]time.Time // jti -> token expiry
+	revoked map[string]time.Time       // jti -> token expiry
+	created map[string]*builtinProject // projects made with POST /v3/projects (in memory), by id
 }
 
 type builtinUser struct {
@@ -82,7 +83,7 @@ type builtinUser struct {
 }
 
 type builtinProject struct {
-	id, name string
+	id, name, description string
 }
 
 // builtinClaims are the claims of a built-in token.
@@ -134,7 +135,7 @@ func NewBuiltin(opts BuiltinOptions, log *slog.Logger) (*Builtin, error) {
 	b := &Builtin{
 		opts: opts, log: log, key: key,
 		users: map[string]*builtinUser{}, byName: map[string]*builtinUser{},
-		projects: map[string]*builtinProject{}, projName: map[string]*builtinProject{},
+		projects: map[string]*builtinProject{}, projName: map[string]*builtinProject{}, created: map[string]*builtinProject{},
 		roles: map[string]string{}, revoked: map[string]time.Time{},
 	}
 	b.project(ServiceProject)

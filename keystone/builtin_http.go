@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/google/uuid"
 )
 
 // Handler serves the Keystone v3 subset the openstack CLI and keystoneauth use: discovery,
@@ -25,9 +27,12 @@ func (b *Builtin) Handler() http.Handler {
 	mux.HandleFunc("GET /v3/auth/projects", b.authed(b.getAuthProjects))
 	mux.HandleFunc("GET /v3/projects", b.authed(b.listProjects))
 	mux.HandleFunc("GET /v3/projects/{id}", b.authed(b.getProject))
+	mux.HandleFunc("POST /v3/projects", b.authed(b.createProject))
+	mux.HandleFunc("DELETE /v3/projects/{id}", b.authed(b.deleteProject))
 	mux.HandleFunc("GET /v3/users", b.authed(b.listUsers))
 	mux.HandleFunc("GET /v3/users/{id}", b.authed(b.getUser))
 	mux.HandleFunc("GET /v3/roles", b.authed(b.listRoles))
+	mux.HandleFunc("GET /v3/domains", b.authed(b.listDomains))
 	mux.HandleFunc("GET /v3/domains/{id}", b.authed(b.getDomain))
 	mux.HandleFunc("GET "+ComputePath+"/os-quota-sets/{project}", b.authed(b.emptyComputeQuota))
 	mux.HandleFunc("GET "+ComputePath+"/os-quota-sets/{project}/defaults", b.authed(b.emptyComputeQuota))
@@ -274,17 +279,110 @@ func (b *Builtin) listProjects(w http.ResponseWriter, r *http.Request, c *builti
 	writeJSON(w, http.StatusOK, map[string]any{"projects": out, "links": b.listLinks(r.URL.Path)})
 }
 
+// sortedProjects are the configured projects and those created over the API, by name.
 func (b *Builtin) sortedProjects() []*builtinProject {
 	ps := make([]*builtinProject, 0, len(b.projects))
 	for _, p := range b.projects {
 		ps = append(ps, p)
 	}
+	b.mu.Lock()
+	for _, p := range b.created {
+		ps = append(ps, p)
+	}
+	b.mu.Unlock()
 	slices.SortFunc(ps, func(x, y *builtinProject) int { return strings.Compare(x.name, y.name) })
 	return ps
 }
 
+// projectByID finds a configured or created project.
+func (b *Builtin) projectByID(id string) (*builtinProject, bool) {
+	if p, ok := b.projects[id]; ok {
+		return p, true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p, ok := b.created[id]
+	return p, ok
+}
+
+// createProject (admin) adds a project in the default domain. It has no users (the built-in
+// identity's users come from its configuration), so it serves to own quotas and resources
+// created by admins for it; it lives until the identity restarts.
+func (b *Builtin) createProject(w http.ResponseWriter, r *http.Request, c *builtinClaims, _ *builtinUser) {
+	if !isPrivileged(c) {
+		identityError(w, http.StatusForbidden, "You are not authorized to perform the requested action: identity:create_project.")
+		return
+	}
+	var req struct {
+		Project *struct {
+			Name        string `json:"name"`
+			Description string `json:"description"`
+			DomainID    string `json:"domain_id"`
+		} `json:"project"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.Project == nil {
+		identityError(w, http.StatusBadRequest, "Invalid input for field 'project': a JSON object is required.")
+		return
+	}
+	pr := req.Project
+	switch {
+	case strings.TrimSpace(pr.Name) == "" || len(pr.Name) > 64:
+		identityError(w, http.StatusBadRequest, "Invalid input for field 'name': a name of 1 to 64 characters is required.")
+		return
+	case pr.DomainID != "" && pr.DomainID != defaultDomainID:
+		identityError(w, http.StatusBadRequest, "Could not find domain: "+pr.DomainID+".")
+		return
+	}
+	b.mu.Lock()
+	taken := b.projName[pr.Name] != nil
+	for _, p := range b.created {
+		taken = taken || p.name == pr.Name
+	}
+	p := &builtinProject{id: strings.ReplaceAll(uuid.NewString(), "-", ""), name: pr.Name, description: pr.Description}
+	if !taken {
+		b.created[p.id] = p
+	}
+	b.mu.Unlock()
+	if taken {
+		identityError(w, http.StatusConflict, "Conflict occurred attempting to store project - it is not permitted to have two projects with the same name in the same domain : "+pr.Name+".")
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"project": b.projectView(p)})
+}
+
+// deleteProject (admin) removes a project created over the API; configured ones stay (403).
+func (b *Builtin) deleteProject(w http.ResponseWriter, r *http.Request, c *builtinClaims, _ *builtinUser) {
+	id := r.PathValue("id")
+	if !isPrivileged(c) {
+		identityError(w, http.StatusForbidden, "You are not authorized to perform the requested action: identity:delete_project.")
+		return
+	}
+	if _, ok := b.projects[id]; ok {
+		identityError(w, http.StatusForbidden, "Project "+id+" comes from the configuration and cannot be deleted over the API.")
+		return
+	}
+	b.mu.Lock()
+	_, ok := b.created[id]
+	delete(b.created, id)
+	b.mu.Unlock()
+	if !ok {
+		identityError(w, http.StatusNotFound, "Could not find project: "+id+".")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// listDomains lists the one domain; ?name= filters.
+func (b *Builtin) listDomains(w http.ResponseWriter, r *http.Request, _ *builtinClaims, _ *builtinUser) {
+	out := []any{}
+	if name := r.URL.Query().Get("name"); !r.URL.Query().Has("name") || name == defaultDomainName {
+		out = append(out, b.domainView())
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"domains": out, "links": b.listLinks(r.URL.Path)})
+}
+
 func (b *Builtin) getProject(w http.ResponseWriter, r *http.Request, c *builtinClaims, u *builtinUser) {
-	p, ok := b.projects[r.PathValue("id")]
+	p, ok := b.projectByID(r.PathValue("id"))
 	switch {
 	case !ok:
 		identityError(w, http.StatusNotFound, "Could not find project: "+r.PathValue("id")+".")

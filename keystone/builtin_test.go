@@ -315,6 +315,41 @@ func TestBuiltinResources(t *testing.T) {
 			require.Equal(t, c.want, resp.StatusCode, string(body))
 		})
 	}
+
+	t.Run("domains by name", func(t *testing.T) {
+		require.Equal(t, 1, count(t, admin, "/v3/domains?name=Default", "domains"))
+		require.Equal(t, 0, count(t, admin, "/v3/domains?name=Other", "domains"))
+	})
+	t.Run("create and delete a project", func(t *testing.T) {
+		body := map[string]any{"project": map[string]any{"name": "quota-test", "description": "d", "domain_id": "default"}}
+		resp, _ := do(t, http.MethodPost, srv.URL+"/v3/projects", body, "X-Auth-Token", demo)
+		require.Equal(t, http.StatusForbidden, resp.StatusCode, "members may not create projects")
+		for _, bad := range []any{map[string]any{"project": map[string]any{"name": ""}}, map[string]any{"x": 1},
+			map[string]any{"project": map[string]any{"name": "p", "domain_id": "nope"}}} {
+			resp, b := do(t, http.MethodPost, srv.URL+"/v3/projects", bad, "X-Auth-Token", admin)
+			require.Equal(t, http.StatusBadRequest, resp.StatusCode, string(b))
+		}
+		require.Equal(t, 3, count(t, admin, "/v3/projects", "projects"), "bad requests created nothing")
+		resp, b := do(t, http.MethodPost, srv.URL+"/v3/projects", body, "X-Auth-Token", admin)
+		require.Equal(t, http.StatusCreated, resp.StatusCode, string(b))
+		var got struct{ Project struct{ ID, Name, Description string } }
+		require.NoError(t, json.Unmarshal(b, &got))
+		require.Equal(t, "quota-test", got.Project.Name)
+		require.Equal(t, "d", got.Project.Description)
+		resp, _ = do(t, http.MethodPost, srv.URL+"/v3/projects", body, "X-Auth-Token", admin)
+		require.Equal(t, http.StatusConflict, resp.StatusCode, "names are unique")
+		require.Equal(t, 1, count(t, admin, "/v3/projects?name=quota-test", "projects"))
+		resp, _ = do(t, http.MethodGet, srv.URL+"/v3/projects/"+got.Project.ID, nil, "X-Auth-Token", admin)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		resp, _ = do(t, http.MethodDelete, srv.URL+"/v3/projects/"+demoProj, nil, "X-Auth-Token", admin)
+		require.Equal(t, http.StatusForbidden, resp.StatusCode, "configured projects stay")
+		resp, _ = do(t, http.MethodDelete, srv.URL+"/v3/projects/"+got.Project.ID, nil, "X-Auth-Token", demo)
+		require.Equal(t, http.StatusForbidden, resp.StatusCode)
+		resp, _ = do(t, http.MethodDelete, srv.URL+"/v3/projects/"+got.Project.ID, nil, "X-Auth-Token", admin)
+		require.Equal(t, http.StatusNoContent, resp.StatusCode)
+		resp, _ = do(t, http.MethodGet, srv.URL+"/v3/projects/"+got.Project.ID, nil, "X-Auth-Token", admin)
+		require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	})
 }
 
 func TestBuiltinKeyFileAndStableIDs(t *testing.T) {

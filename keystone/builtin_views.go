@@ -94,7 +94,7 @@ func (b *Builtin) listLinks(path string) map[string]any {
 
 func (b *Builtin) projectView(p *builtinProject) map[string]any {
 	return map[string]any{
-		"id": p.id, "name": p.name, "domain_id": defaultDomainID, "description": "",
+		"id": p.id, "name": p.name, "domain_id": defaultDomainID, "description": p.description,
 		"enabled": true, "is_domain": false, "parent_id": defaultDomainID, "tags": []string{},
 		"options": map[string]any{}, "links": b.link("/v3/projects/" + p.id),
 	}

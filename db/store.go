@@ -4,7 +4,8 @@
 // Files: open.go (URL parsing, pools), migrate.go (golang-migrate, embedded SQL), tx.go (InTx,
 // retries, time encoding), query.go (filters, sorting, marker paging, metadata helpers),
 // volumes.go, snapshots.go, types.go, quotas.go (limits, usages, Reserve), placement.go (dvgs,
-// dpvs, legs), workflows.go. Package dbtest gives tests a migrated database of either dialect.
+// dpvs, legs), workflows.go, group_types.go, groups.go (groups and group snapshots),
+// transfers.go. Package dbtest gives tests a migrated database of either dialect.
 //
 // Conventions: times are stored in UTC with microsecond precision (DATETIME(6) on MySQL, fixed-
 // width TEXT on SQLite) and returned as UTC time.Time; volumes, snapshots and types are soft-

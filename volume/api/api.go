@@ -3,7 +3,9 @@
 // scheduler or the volume manager. It knows nothing of HTTP; apiv3 turns its errors into faults.
 //
 // Files: volumes.go (create, read, update), volume_lifecycle.go (delete, extend), snapshots.go,
-// types.go (volume types and extra specs), quotas.go, pools.go (get_pools and availability zones).
+// types.go (volume types and extra specs), quotas.go, pools.go (get_pools and availability zones),
+// group_types.go, groups.go, group_snapshots.go (generic volume groups: their volumes and
+// snapshots are made by the ordinary per-volume workflows), transfers.go (volume transfers).
 package api
 
 import (

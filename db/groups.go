@@ -168,12 +168,23 @@ func (s *Store) CompleteGroupSnapshotCreate(ctx context.Context, groupSnapshotID
 	return s.completeCreate(ctx, "group_snapshots", "snapshots", "group_snapshot_id", groupSnapshotID)
 }
 
+// lockingRead makes a read inside a MySQL transaction see the latest committed rows (and lock
+// them) instead of the transaction's snapshot. Two members finishing together then cannot both
+// miss each other (InnoDB breaks the lock cycle as a deadlock, which InTx retries); SQLite
+// serializes write transactions anyway.
+func (s *Store) lockingRead() string {
+	if s.tx && s.d.dialect == DialectMySQL {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
 func (s *Store) completeCreate(ctx context.Context, table, members, fk, id string) error {
 	var total, avail, failed int
 	err := s.q.QueryRowContext(ctx, `SELECT COUNT(*),
 		COALESCE(SUM(CASE WHEN status = ? THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN status = ? THEN 1 ELSE 0 END), 0)
-		FROM `+members+` WHERE `+fk+` = ? AND deleted = 0`, model.StatusAvailable, model.StatusError, id).Scan(&total, &avail, &failed)
+		FROM `+members+` WHERE `+fk+` = ? AND deleted = 0`+s.lockingRead(), model.StatusAvailable, model.StatusError, id).Scan(&total, &avail, &failed)
 	if err != nil {
 		return dbErr("count "+members, err)
 	}
@@ -308,7 +319,7 @@ func (s *Store) CompleteGroupDelete(ctx context.Context, id string) error {
 
 func (s *Store) completeDelete(ctx context.Context, table, members, fk, id string) error {
 	var n int
-	if err := s.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+members+` WHERE `+fk+` = ? AND deleted = 0`, id).Scan(&n); err != nil {
+	if err := s.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+members+` WHERE `+fk+` = ? AND deleted = 0`+s.lockingRead(), id).Scan(&n); err != nil {
 		return dbErr("count "+members, err)
 	}
 	if n > 0 {

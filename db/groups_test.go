@@ -2,7 +2,9 @@ package db_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -186,4 +188,45 @@ func requireKindDB(t *testing.T, err error, kind error) {
 	t.Helper()
 	require.Error(t, err)
 	require.ErrorIs(t, err, kind, "err: %v", err)
+}
+
+// TestGroupSnapshotCompletesWhenMembersFinishTogether: two members finishing in concurrent
+// transactions must not both miss each other (write skew under MySQL's snapshot reads).
+func TestGroupSnapshotCompletesWhenMembersFinishTogether(t *testing.T) {
+	each(t, func(t *testing.T, ctx context.Context, d *db.DB) {
+		s := d.Store()
+		vs := mustCreateVolumes(t, ctx, s, "p1", 2)
+		for round := 0; round < 5; round++ {
+			gsID := fmt.Sprintf("gs%d", round)
+			require.NoError(t, s.CreateGroupSnapshot(ctx, &model.GroupSnapshot{ID: gsID, ProjectID: "p1", Status: model.StatusCreating}))
+			var ids []string
+			for _, v := range vs {
+				id := gsID + "-" + v.ID
+				ids = append(ids, id)
+				require.NoError(t, s.CreateSnapshot(ctx, &model.Snapshot{ID: id, ProjectID: "p1", VolumeID: v.ID, Size: 1,
+					Status: model.StatusCreating, GroupSnapshotID: gsID}))
+			}
+			start := make(chan struct{})
+			errs := make(chan error, len(ids))
+			for _, id := range ids {
+				go func() {
+					<-start
+					errs <- d.InTx(ctx, func(s *db.Store) error {
+						if err := s.SetSnapshotStatus(ctx, id, nil, model.StatusAvailable); err != nil {
+							return err
+						}
+						time.Sleep(20 * time.Millisecond) // both updates in flight before either counts
+						return s.CompleteGroupSnapshotCreate(ctx, gsID)
+					})
+				}()
+			}
+			close(start)
+			for range ids {
+				require.NoError(t, <-errs)
+			}
+			gs, err := s.GetGroupSnapshot(ctx, gsID)
+			require.NoError(t, err)
+			require.Equal(t, model.StatusAvailable, gs.Status, "round %d", round)
+		}
+	})
 }

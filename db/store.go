@@ -5,8 +5,10 @@
 // retries, time encoding), query.go (filters, sorting, marker paging, metadata helpers),
 // volumes.go, snapshots.go, types.go, quotas.go (limits, usages, Reserve), placement.go (dvgs,
 // dpvs, legs), workflows.go, qos.go (QoS specs and their type associations), type_access.go
-// (private type access, type encryption), services.go (os-services heartbeats, host usage).
-// Package dbtest gives tests a migrated database of either dialect.
+// (private type access, type encryption), services.go (os-services heartbeats, host usage),
+// group_types.go, groups.go (groups and group snapshots), transfers.go, backups.go, messages.go,
+// manage.go, legswap.go, leghealth.go. Package dbtest gives tests a migrated database of either
+// dialect.
 //
 // Conventions: times are stored in UTC with microsecond precision (DATETIME(6) on MySQL, fixed-
 // width TEXT on SQLite) and returned as UTC time.Time; volumes, snapshots and types are soft-

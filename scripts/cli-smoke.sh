@@ -14,8 +14,8 @@ API_PORT=${API_PORT:-18776}; ID_PORT=${ID_PORT:-15000}; DPV_PORT=${DPV_PORT:-188
 PID=$!
 cleanup() { kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null || true; [ "${KEEP:-0}" = 1 ] || rm -rf "$DATA"; }
 trap cleanup EXIT
-for i in $(seq 1 100); do [ -s "$DATA/openrc" ] && curl -sf "http://127.0.0.1:$API_PORT/" -o /dev/null -w '' 2>/dev/null; \
-  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$API_PORT/" || true); [ "$code" = 300 ] && [ -s "$DATA/openrc" ] && break; sleep 0.2; done
+for i in $(seq 1 300); do [ -s "$DATA/openrc" ] && curl -sf "http://127.0.0.1:$API_PORT/" -o /dev/null -w '' 2>/dev/null; \
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$API_PORT/" || true); [ -s "$DATA/openrc" ] && [ "$code" = 300 ] && break; sleep 0.2; done
 [ -s "$DATA/openrc" ] || { echo "cli-smoke: no openrc"; cat "$DATA/dlvm.log"; exit 1; }
 # shellcheck disable=SC1091
 source "$DATA/openrc"
@@ -93,4 +93,36 @@ for ver in "" 3.70; do
   os volume type unset --project admin "priv$sfx"
   os volume type delete "priv$sfx"
 done
+echo "== volume transfer (to the demo project) and groups (3.14)"
+unset OS_VOLUME_API_VERSION
+demo() { OS_PROJECT_NAME=demo OS_USERNAME=demo OS_PASSWORD=demo "$@"; }
+os volume create --size 1 tv -f value -c id >/dev/null
+wait_status volume tv available
+TVID=$("$OSC" volume show tv -f value -c id)
+TID=$(os volume transfer request create tv -f value -c id)
+[ "$("$OSC" volume show tv -f value -c status)" = awaiting-transfer ] || fail "tv is not awaiting-transfer"
+os volume transfer request delete "$TID"
+wait_status volume tv available
+KEY=$(os volume transfer request create tv -f value -c auth_key)
+TID=$(os volume transfer request list -f value -c ID | head -1)
+[ "$(os volume transfer request show "$TID" -f value -c volume_id)" = "$TVID" ] || fail "transfer show"
+demo "$OSC" volume transfer request accept --auth-key "$KEY" "$TID" >/dev/null || fail "transfer accept"
+[ "$(demo "$OSC" volume show "$TVID" -f value -c status)" = available ] || fail "accepted volume not available to demo"
+"$OSC" volume list -f value -c ID | grep -qx "$TVID" && fail "the volume is still in the admin project"
+demo "$OSC" volume delete "$TVID"
+export OS_VOLUME_API_VERSION=3.14
+os volume group type create gt -f value -c ID >/dev/null
+os volume group type set --property a=b gt >/dev/null
+os volume group type list -f value -c Name | grep -qx gt || fail "group type list"
+os volume group create --name g gt __DEFAULT__ -f value -c ID >/dev/null
+os volume group list -f value -c Name | grep -qx g || fail "group list"
+os volume group snapshot create --name gs g -f value -c ID >/dev/null
+os volume group snapshot list -f value -c Status | grep -qx available || fail "group snapshot list"
+os volume group snapshot delete gs
+for i in $(seq 1 50); do [ -z "$("$OSC" volume group snapshot list -f value -c ID)" ] && break; sleep 0.2; done
+os volume group delete g
+for i in $(seq 1 50); do [ -z "$("$OSC" volume group list -f value -c ID)" ] && break; sleep 0.2; done
+[ -z "$("$OSC" volume group list -f value -c ID)" ] || fail "group g not deleted"
+os volume group type delete gt
+unset OS_VOLUME_API_VERSION
 echo "cli-smoke: OK"

@@ -6,8 +6,9 @@
 // backups.go (backups, restore, export/import), manage.go (manage/unmanage), retype.go,
 // messages.go, types.go (volume types and extra specs), quotas.go, pools.go (get_pools and
 // availability zones), qos.go (QoS specs), type_access.go (private type access, type
-// encryption), services.go (os-services, os-hosts, capabilities), quota_classes.go, groups,
-// group snapshots and transfers in their own files.
+// encryption), services.go (os-services, os-hosts, capabilities), quota_classes.go,
+// group_types.go, groups.go, group_snapshots.go (generic volume groups: their volumes and
+// snapshots are made by the ordinary per-volume workflows), transfers.go (volume transfers).
 package api
 
 import (

@@ -216,3 +216,28 @@ func TestGroupDelete(t *testing.T) {
 	_, err = e.api.GetGroup(e.ctx, alice, g2.ID)
 	requireKind(t, err, model.ErrNotFound)
 }
+
+func TestCascadeDeleteRespectsGroupSnapshots(t *testing.T) {
+	e := sqlite(t)
+	g, _ := e.group(alice)
+	v := e.groupVolume(alice, g)
+	gs, err := e.api.CreateGroupSnapshot(e.ctx, alice, g.ID, "gs", "")
+	require.NoError(t, err)
+	requireKind(t, e.api.DeleteVolume(e.ctx, alice, v.ID, true, false), model.ErrInvalid)
+	got, err := e.db.Store().GetVolume(e.ctx, v.ID)
+	require.NoError(t, err)
+	require.Equal(t, model.StatusAvailable, got.Status, "a refused cascade changes nothing")
+
+	// Once the group snapshot is gone the cascade goes through; a volume in a group may be
+	// deleted (Tempest's cleanups do so before deleting the group).
+	snaps, err := e.db.Store().ListSnapshots(e.ctx, db.SnapshotQuery{GroupSnapshotID: gs.ID})
+	require.NoError(t, err)
+	for _, sn := range snaps {
+		require.NoError(t, e.db.Store().DeleteSnapshot(e.ctx, sn.ID))
+	}
+	require.NoError(t, e.db.Store().DeleteGroupSnapshot(e.ctx, gs.ID))
+	sn := e.snapshot(alice, v.ID, model.StatusAvailable)
+	require.NoError(t, e.api.DeleteVolume(e.ctx, alice, v.ID, true, false))
+	e.onlyWorkflow(v.ID, model.WfDeleteVolume)
+	require.Equal(t, sn.ID, e.onlyWorkflow(v.ID, model.WfDeleteSnapshot).SnapshotID)
+}

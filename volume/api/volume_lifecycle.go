@@ -61,6 +61,9 @@ func (a *API) DeleteVolume(ctx context.Context, c Caller, id string, cascade, fo
 			return w
 		}
 		for _, sn := range snaps {
+			if sn.GroupSnapshotID != "" && !force {
+				return model.Errorf(model.ErrInvalid, "Invalid volume: Snapshot %s of the volume is part of group snapshot %s; delete the group snapshot first.", sn.ID, sn.GroupSnapshotID)
+			}
 			if sn.Status == model.StatusDeleting {
 				continue
 			}

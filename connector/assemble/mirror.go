@@ -101,9 +101,10 @@ type Mirror struct {
 
 	mu         sync.Mutex
 	legs       []*leg
-	inflight   map[int64]int // writes in flight per region
-	changed    chan struct{} // closed and replaced on every leg state change
-	recovering []int64       // regions dirty at assembly, until RecoverDirty ends
+	inflight   map[int64]int  // writes in flight per region
+	touched    map[int64]bool // regions written since the last clean
+	changed    chan struct{}  // closed and replaced on every leg state change
+	recovering []int64        // regions dirty at assembly, until RecoverDirty ends
 
 	bmMu  sync.RWMutex
 	dirty map[int64]bool // regions set in the bitmap; guarded by bmMu
@@ -135,7 +136,7 @@ func NewMirror(legs []blockdev.Device, opts MirrorOptions) (*Mirror, error) {
 	}
 	m := &Mirror{
 		opts: opts, log: opts.Log, region: opts.RegionSize,
-		inflight: map[int64]int{}, dirty: map[int64]bool{},
+		inflight: map[int64]int{}, touched: map[int64]bool{}, dirty: map[int64]bool{},
 		changed: make(chan struct{}), stop: make(chan struct{}),
 	}
 	if m.log == nil {

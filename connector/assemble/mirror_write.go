@@ -9,34 +9,32 @@ import (
 	"github.com/dlvm-project/dlvm/connector/blockdev"
 )
 
-// markDirty sets the regions' bits durably before a write goes out.
+// markDirty sets the regions' bits durably before a write goes out. Regions already durable
+// in m.dirty cost a read lock. Otherwise the bits are set without holding bmMu, so writers to
+// many clean regions share the bitmap's syncs (FileBitmap group commit); a region enters
+// m.dirty only once its bit is durable, so a concurrent writer to it that finds it in m.dirty
+// never goes out ahead of the bit. The caller counts the regions in m.inflight first, so clean
+// cannot clear them meanwhile.
 func (m *Mirror) markDirty(first, last int64) error {
 	m.bmMu.RLock()
-	all := true
-	for r := first; r <= last && all; r++ {
-		all = m.dirty[r]
-	}
-	m.bmMu.RUnlock()
-	if all {
-		return nil
-	}
-	m.bmMu.Lock()
-	defer m.bmMu.Unlock()
 	var need []int64
 	for r := first; r <= last; r++ {
 		if !m.dirty[r] {
 			need = append(need, r)
 		}
 	}
+	m.bmMu.RUnlock()
 	if len(need) == 0 {
 		return nil
 	}
 	if err := m.bitmap.Set(need...); err != nil {
 		return fmt.Errorf("%w: set mirror bitmap: %w", blockdev.ErrIO, err)
 	}
+	m.bmMu.Lock()
 	for _, r := range need {
 		m.dirty[r] = true
 	}
+	m.bmMu.Unlock()
 	return nil
 }
 
@@ -54,6 +52,7 @@ func (m *Mirror) modify(off, n int64, what string, op func(l *leg) error) error 
 	m.mu.Lock()
 	for r := first; r <= last; r++ {
 		m.inflight[r]++
+		m.touched[r] = true
 	}
 	m.mu.Unlock()
 	defer func() {
@@ -156,7 +155,7 @@ func (m *Mirror) Flush() error {
 	if !ok {
 		return fmt.Errorf("%w: mirror flush reached no in-sync leg", blockdev.ErrIO)
 	}
-	m.clean()
+	m.clean(false)
 	if err := m.bitmap.Flush(); err != nil {
 		return fmt.Errorf("%w: flush mirror bitmap: %w", blockdev.ErrIO, err)
 	}

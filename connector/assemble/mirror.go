@@ -111,6 +111,8 @@ type Mirror struct {
 
 	closed   atomic.Bool
 	stop     chan struct{}
+	work     chan func() // idle leg workers receive here (legio.go)
+	workers  atomic.Int32
 	cleaner  sync.WaitGroup
 	resyncWG sync.WaitGroup
 }
@@ -137,7 +139,7 @@ func NewMirror(legs []blockdev.Device, opts MirrorOptions) (*Mirror, error) {
 	m := &Mirror{
 		opts: opts, log: opts.Log, region: opts.RegionSize,
 		inflight: map[int64]int{}, touched: map[int64]bool{}, dirty: map[int64]bool{},
-		changed: make(chan struct{}), stop: make(chan struct{}),
+		changed: make(chan struct{}), stop: make(chan struct{}), work: make(chan func()),
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -250,30 +252,6 @@ func (m *Mirror) setState(l *leg, from, to LegState) bool {
 	return true
 }
 
-// legIO runs one leg request, applying IOTimeout. A short count is an error.
-func (m *Mirror) legIO(l *leg, want int, op func() (int, error)) error {
-	call := func() error {
-		n, err := op()
-		if err == nil && n < want {
-			err = fmt.Errorf("%w: short transfer %d of %d", blockdev.ErrIO, n, want)
-		}
-		return err
-	}
-	if m.opts.IOTimeout <= 0 {
-		return call()
-	}
-	ch := make(chan error, 1)
-	go func() { ch <- call() }()
-	t := time.NewTimer(m.opts.IOTimeout)
-	defer t.Stop()
-	select {
-	case err := <-ch:
-		return err
-	case <-t.C:
-		return fmt.Errorf("%w: leg %d did not answer within %s", blockdev.ErrIO, l.idx, m.opts.IOTimeout)
-	}
-}
-
 // pickRead returns the LegOK leg to read from, skipping those in skip; nil when none is left.
 // While dirty regions from a previous attachment await RecoverDirty, the source leg is
 // preferred for every read (other legs may hold older bytes there).
@@ -311,12 +289,17 @@ func (m *Mirror) readFrom(p []byte, off int64, skip map[*leg]bool) (*leg, error)
 		l.pending.Add(1)
 		buf := p
 		if m.opts.IOTimeout > 0 { // a timed-out leg may still write into its buffer later
-			buf = make([]byte, len(p))
+			buf = blockdev.GetBuf(len(p))
 		}
 		err := m.legIO(l, len(p), func() (int, error) { return l.dev.ReadAt(buf, off) })
 		l.pending.Add(-1)
-		if err == nil {
+		if m.opts.IOTimeout > 0 {
 			copy(p, buf)
+			if !errors.Is(err, errLegTimeout) {
+				blockdev.PutBuf(buf)
+			}
+		}
+		if err == nil {
 			return l, nil
 		}
 		m.fail(l, err)

@@ -1,10 +1,8 @@
 package assemble
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/dlvm-project/dlvm/connector/blockdev"
 )
@@ -38,14 +36,28 @@ func (m *Mirror) markDirty(first, last int64) error {
 	return nil
 }
 
+// writeTargets lists the legs a write goes to: those LegOK or LegResyncing.
+func (m *Mirror) writeTargets() []*leg {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	targets := make([]*leg, 0, len(m.legs))
+	for _, l := range m.legs {
+		if l.state == LegOK || l.state == LegResyncing {
+			targets = append(targets, l)
+		}
+	}
+	return targets
+}
+
 // modify runs a write-like request (write or discard) on [off, off+n) under the rules in the
-// Mirror doc comment.
-func (m *Mirror) modify(off, n int64, what string, op func(l *leg) error) error {
+// Mirror doc comment: op on every target leg (want bytes each, see legsDo). timedOut says a
+// leg op was abandoned still running.
+func (m *Mirror) modify(off, n int64, what string, want int, op func(l *leg) (int, error)) (timedOut bool, err error) {
 	if err := m.check(off, n); err != nil {
-		return err
+		return false, err
 	}
 	if n == 0 {
-		return nil
+		return false, nil
 	}
 	defer m.locks.lock(off, off+n)()
 	first, last := m.span(off, n)
@@ -65,22 +77,10 @@ func (m *Mirror) modify(off, n int64, what string, op func(l *leg) error) error 
 		m.mu.Unlock()
 	}()
 	if err := m.markDirty(first, last); err != nil {
-		return err
+		return false, err
 	}
-	m.mu.Lock()
-	var targets []*leg
-	for _, l := range m.legs {
-		if l.state == LegOK || l.state == LegResyncing {
-			targets = append(targets, l)
-		}
-	}
-	m.mu.Unlock()
-	errs := make([]error, len(targets))
-	var wg sync.WaitGroup
-	for i, l := range targets {
-		wg.Go(func() { errs[i] = op(l) })
-	}
-	wg.Wait()
+	targets := m.writeTargets()
+	errs, timedOut := m.legsDo(targets, want, op)
 	for i, l := range targets {
 		if errs[i] != nil {
 			m.fail(l, errs[i])
@@ -90,21 +90,23 @@ func (m *Mirror) modify(off, n int64, what string, op func(l *leg) error) error 
 	defer m.mu.Unlock()
 	for i, l := range targets {
 		if errs[i] == nil && l.state == LegOK {
-			return nil
+			return timedOut, nil
 		}
 	}
-	return fmt.Errorf("%w: mirror %s of %d bytes at %d reached no in-sync leg", blockdev.ErrIO, what, n, off)
+	return timedOut, fmt.Errorf("%w: mirror %s of %d bytes at %d reached no in-sync leg", blockdev.ErrIO, what, n, off)
 }
 
 // WriteAt writes p to every healthy leg; see the Mirror doc comment for when it is acknowledged.
 func (m *Mirror) WriteAt(p []byte, off int64) (int, error) {
 	buf := p
 	if m.opts.IOTimeout > 0 { // a timed-out leg may still read the buffer after we return
-		buf = bytes.Clone(p)
+		buf = blockdev.GetBuf(len(p))
+		copy(buf, p)
 	}
-	err := m.modify(off, int64(len(p)), "write", func(l *leg) error {
-		return m.legIO(l, len(buf), func() (int, error) { return l.dev.WriteAt(buf, off) })
-	})
+	timedOut, err := m.modify(off, int64(len(p)), "write", len(buf), func(l *leg) (int, error) { return l.dev.WriteAt(buf, off) })
+	if m.opts.IOTimeout > 0 && !timedOut {
+		blockdev.PutBuf(buf)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -114,13 +116,14 @@ func (m *Mirror) WriteAt(p []byte, off int64) (int, error) {
 // Discard discards the range on every healthy leg. A leg answering errors.ErrUnsupported keeps
 // its bytes and is not failed.
 func (m *Mirror) Discard(off, n int64) error {
-	return m.modify(off, n, "discard", func(l *leg) error {
-		err := m.legIO(l, 0, func() (int, error) { return 0, l.dev.Discard(off, n) })
+	_, err := m.modify(off, n, "discard", 0, func(l *leg) (int, error) {
+		err := l.dev.Discard(off, n)
 		if errors.Is(err, errors.ErrUnsupported) {
-			return nil
+			return 0, nil
 		}
-		return err
+		return 0, err
 	})
+	return err
 }
 
 // Flush flushes every healthy leg (a leg failing it is marked failed), then clears the regions
@@ -130,20 +133,8 @@ func (m *Mirror) Flush() error {
 	if m.closed.Load() {
 		return blockdev.ErrClosed
 	}
-	m.mu.Lock()
-	var targets []*leg
-	for _, l := range m.legs {
-		if l.state == LegOK || l.state == LegResyncing {
-			targets = append(targets, l)
-		}
-	}
-	m.mu.Unlock()
-	errs := make([]error, len(targets))
-	var wg sync.WaitGroup
-	for i, l := range targets {
-		wg.Go(func() { errs[i] = m.legIO(l, 0, func() (int, error) { return 0, l.dev.Flush() }) })
-	}
-	wg.Wait()
+	targets := m.writeTargets()
+	errs, _ := m.legsDo(targets, 0, func(l *leg) (int, error) { return 0, l.dev.Flush() })
 	ok := false
 	for i, l := range targets {
 		if errs[i] != nil {

@@ -89,3 +89,19 @@ func TestMirrorClearsIdleRegionsOnly(t *testing.T) {
 	require.Eventually(t, func() bool { d, _ := bm.Dirty(); return len(d) == 0 }, 5*time.Second, 10*time.Millisecond)
 	require.Equal(t, syncs, bm.Syncs(), "clearing needs no sync")
 }
+
+// A sequential stream sets the regions ahead of it with the one it enters, so it pays one
+// bitmap sync per seqAhead regions, not one per region.
+func TestMirrorSequentialWritesMarkAhead(t *testing.T) {
+	const region, regions = 4096, 256
+	bm, durable := durableBitmap(t, regions)
+	m := newMirror(t, mems(2, region*regions), MirrorOptions{RegionSize: region, Bitmap: bm, ClearInterval: -1})
+	buf := make([]byte, region)
+	for off := int64(0); off < region*regions; off += region {
+		_, err := m.WriteAt(buf, off)
+		require.NoError(t, err)
+	}
+	require.LessOrEqual(t, bm.Syncs(), uint64(2+regions/seqAhead), "syncs for %d sequential regions", regions)
+	d, _ := durable().Dirty()
+	require.Len(t, d, regions, "every region written is durable")
+}

@@ -13,12 +13,26 @@ import (
 // m.dirty only once its bit is durable, so a concurrent writer to it that finds it in m.dirty
 // never goes out ahead of the bit. The caller counts the regions in m.inflight first, so clean
 // cannot clear them meanwhile.
+//
+// A write that dirties a clean region right after a dirty one looks like a sequential stream:
+// the next seqAhead regions are set in the same sync (and count as just written, so the lazy
+// clearing keeps them a while), so a stream pays one sync per seqAhead regions instead of one
+// per region. Extra dirty bits only cost resync work after a crash.
 func (m *Mirror) markDirty(first, last int64) error {
 	m.bmMu.RLock()
 	var need []int64
 	for r := first; r <= last; r++ {
 		if !m.dirty[r] {
 			need = append(need, r)
+		}
+	}
+	ahead := len(need) > 0 && first > 0 && m.dirty[first-1]
+	if ahead {
+		end := min(last+seqAhead, m.regions(m.Size())-1)
+		for r := last + 1; r <= end; r++ {
+			if !m.dirty[r] {
+				need = append(need, r)
+			}
 		}
 	}
 	m.bmMu.RUnlock()
@@ -28,6 +42,13 @@ func (m *Mirror) markDirty(first, last int64) error {
 	if err := m.bitmap.Set(need...); err != nil {
 		return fmt.Errorf("%w: set mirror bitmap: %w", blockdev.ErrIO, err)
 	}
+	if ahead {
+		m.mu.Lock()
+		for _, r := range need {
+			m.touched[r] = true
+		}
+		m.mu.Unlock()
+	}
 	m.bmMu.Lock()
 	for _, r := range need {
 		m.dirty[r] = true
@@ -35,6 +56,9 @@ func (m *Mirror) markDirty(first, last int64) error {
 	m.bmMu.Unlock()
 	return nil
 }
+
+// seqAhead is how many regions past a sequential write markDirty sets with it.
+const seqAhead = 8
 
 // writeTargets lists the legs a write goes to: those LegOK or LegResyncing.
 func (m *Mirror) writeTargets() []*leg {

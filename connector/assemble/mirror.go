@@ -55,8 +55,10 @@ type MirrorOptions struct {
 	// Source is the leg RecoverDirty copies dirty regions from: the leg the caller's records
 	// say was in sync most recently (default 0). Until RecoverDirty ends, reads go to it.
 	Source int
-	// ClearInterval is how often regions whose writes completed on every leg are cleared in
-	// the bitmap, in one batch (default 1s). Negative: only Flush and Close clear.
+	// ClearInterval is how often the regions that had no write during the last interval (and
+	// whose writes completed on every leg) are cleared in the bitmap, in one batch (default
+	// 1s). Flush and Close clear every region with no write in flight. Negative: only Flush
+	// and Close clear.
 	ClearInterval time.Duration
 	// IOTimeout, if positive, fails a leg that does not answer a request within it (a hung
 	// target). The request then proceeds on the other legs; the late leg request still runs
@@ -74,8 +76,9 @@ type leg struct {
 
 // Mirror is RAID1 over legs with a write-intent bitmap.
 //
-// Writes: a write first sets its regions' bits durably in the bitmap, then goes to every leg in
-// state LegOK or LegResyncing, in parallel. It is acknowledged when it succeeded on at least one
+// Writes: a write first sets its regions' bits durably in the bitmap (only a region not dirty
+// yet costs a sync, and concurrent writers share syncs), then goes to every leg in state LegOK
+// or LegResyncing, in parallel. It is acknowledged when it succeeded on at least one
 // LegOK leg and every other leg it went to either succeeded or was marked LegFailed; with no
 // LegOK leg left it fails with ErrIO. Overlapping writes are serialised (so legs never diverge
 // on concurrent writes to the same bytes); disjoint ones run concurrently. A region's bit is
@@ -294,8 +297,10 @@ func (m *Mirror) readFrom(p []byte, off int64, skip map[*leg]bool) (*leg, error)
 		err := m.legIO(l, len(p), func() (int, error) { return l.dev.ReadAt(buf, off) })
 		l.pending.Add(-1)
 		if m.opts.IOTimeout > 0 {
-			copy(p, buf)
-			if !errors.Is(err, errLegTimeout) {
+			if err == nil {
+				copy(p, buf)
+			}
+			if !errors.Is(err, errLegTimeout) { // a timed-out leg may still write into buf
 				blockdev.PutBuf(buf)
 			}
 		}

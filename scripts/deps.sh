@@ -6,7 +6,7 @@
 #                          qemu-img/io, the kernel VM's tools)
 set -euo pipefail
 run_pkgs=(tgt)
-test_pkgs=(tgt python3-openstackclient python3-cinderclient python3-os-brick libiscsi-bin fio qemu-utils
+test_pkgs=(tgt python3-openstackclient python3-cinderclient python3-os-brick libiscsi-bin fio qemu-utils qemu-block-extra
   curl e2fsprogs qemu-system-x86 lvm2 dmsetup cpio kmod thin-provisioning-tools libisns0 libopeniscsiusr)
 case "${1:-run}" in
   run) want=("${run_pkgs[@]}") ;;

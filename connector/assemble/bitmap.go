@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+
+	"github.com/dlvm-project/dlvm/connector/blockdev"
 )
 
 // Bitmap is a mirror's write-intent bitmap: one bit per region, set while the region's legs
@@ -126,14 +128,30 @@ func (b *MemBitmap) Flush() error { return nil }
 func (b *MemBitmap) Close() error { return nil }
 
 // FileBitmap is a Bitmap persisted in a file: a 16-byte header ("DLVMBMP1", region count as a
-// little-endian uint64) then one bit per region. Set writes the changed bytes and fdatasyncs
-// before returning; Clear writes without syncing (Flush and Close sync).
+// little-endian uint64) then one bit per region. Set writes the changed bytes and returns once an
+// fdatasync that started after that write has completed; Clear writes without syncing (Flush and
+// Close sync).
+//
+// Syncs are group commits: while one caller's fdatasync runs, other Set callers write their
+// bytes and wait; the next fdatasync, run by one of them, covers them all. A thousand regions
+// dirtied at once by concurrent writers cost a few syncs, not a thousand. A failed sync makes
+// the bitmap fail every later Set, Flush and Resize: after a failed fsync the kernel may have
+// dropped the dirty pages, so nothing written before it can be trusted to be on disk.
 type FileBitmap struct {
 	mu     sync.Mutex
+	cond   *sync.Cond // signalled when a sync ends
 	f      *os.File
 	bits   []byte
 	n      int64
 	closed bool
+
+	written uint64 // generation of the last write to the file
+	synced  uint64 // every write up to this generation is durable
+	syncing bool   // a caller is in fdatasync with mu released
+	failed  error  // sticky: a sync failed
+	syncs   uint64 // fdatasyncs run (tests, metrics)
+	// syncFile makes the file durable (f.Sync); tests replace it to watch or fail syncs.
+	syncFile func() error
 }
 
 var fileBitmapMagic = []byte("DLVMBMP1")
@@ -149,7 +167,12 @@ func OpenFileBitmap(path string, regions int64) (*FileBitmap, error) {
 		return nil, fmt.Errorf("assemble: open bitmap: %w", err)
 	}
 	b := &FileBitmap{f: f}
-	if err := b.load(regions); err != nil {
+	b.syncFile = f.Sync
+	b.cond = sync.NewCond(&b.mu)
+	b.mu.Lock()
+	err = b.load(regions)
+	b.mu.Unlock()
+	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("assemble: bitmap %s: %w", path, err)
 	}
@@ -196,15 +219,18 @@ func (b *FileBitmap) writeAll() error {
 	if err := b.f.Truncate(int64(len(buf))); err != nil {
 		return err
 	}
-	return b.f.Sync()
+	b.written++
+	return b.syncLocked()
 }
 
-// update changes the bits and writes the bytes that changed; sync makes them durable.
+// update changes the bits and writes the bytes that changed; with sync it returns once they
+// are durable. Caller holds b.mu, which sync releases while waiting.
 func (b *FileBitmap) update(regions []int64, v, sync bool) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.closed {
 		return errors.New("assemble: bitmap closed")
+	}
+	if b.failed != nil {
+		return b.failed
 	}
 	if err := setBits(b.bits, b.n, regions, v); err != nil {
 		return err
@@ -225,19 +251,73 @@ func (b *FileBitmap) update(regions []int64, v, sync bool) error {
 		}
 		i = j + 1
 	}
+	b.written++
 	if sync {
-		if err := b.f.Sync(); err != nil {
-			return fmt.Errorf("assemble: sync bitmap: %w", err)
-		}
+		return b.waitSynced(b.written)
 	}
 	return nil
 }
 
-// Set marks regions dirty, durably.
-func (b *FileBitmap) Set(regions ...int64) error { return b.update(regions, true, true) }
+// waitSynced returns once every write up to generation gen is durable: it waits for a sync in
+// progress (which may not cover gen) and runs the next one itself unless another waiter does.
+// Caller holds b.mu; it is released during the sync and the waits.
+func (b *FileBitmap) waitSynced(gen uint64) error {
+	for b.synced < gen {
+		if b.failed != nil {
+			return b.failed
+		}
+		if b.syncing {
+			b.cond.Wait()
+			continue
+		}
+		if b.closed {
+			return errors.New("assemble: bitmap closed")
+		}
+		b.syncing = true
+		upto := b.written // every write so far is in the file: this sync covers it
+		b.mu.Unlock()
+		err := b.syncFile()
+		b.mu.Lock()
+		b.syncing = false
+		b.syncs++
+		if err != nil {
+			b.failed = fmt.Errorf("%w: sync bitmap: %w", blockdev.ErrIO, err)
+		} else if upto > b.synced {
+			b.synced = upto
+		}
+		b.cond.Broadcast()
+	}
+	return nil
+}
+
+// syncLocked makes every write so far durable. Caller holds b.mu.
+func (b *FileBitmap) syncLocked() error {
+	if b.failed != nil {
+		return b.failed
+	}
+	return b.waitSynced(b.written)
+}
+
+// Set marks regions dirty, durably. Concurrent calls share syncs.
+func (b *FileBitmap) Set(regions ...int64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.update(regions, true, true)
+}
 
 // Clear marks regions clean; durable after Flush.
-func (b *FileBitmap) Clear(regions ...int64) error { return b.update(regions, false, false) }
+func (b *FileBitmap) Clear(regions ...int64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.update(regions, false, false)
+}
+
+// Syncs reports how many fdatasyncs the bitmap has run.
+func (b *FileBitmap) Syncs() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.syncs
+}
 
 // Dirty lists the dirty regions.
 func (b *FileBitmap) Dirty() ([]int64, error) {
@@ -250,6 +330,9 @@ func (b *FileBitmap) Dirty() ([]int64, error) {
 func (b *FileBitmap) Resize(n int64) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.failed != nil {
+		return b.failed
+	}
 	b.bits, b.n = resized(b.bits, b.n, n), n
 	return b.writeAll()
 }
@@ -261,7 +344,7 @@ func (b *FileBitmap) Flush() error {
 	if b.closed {
 		return nil
 	}
-	return b.f.Sync()
+	return b.syncLocked()
 }
 
 // Close syncs and closes the file. Idempotent.
@@ -271,6 +354,10 @@ func (b *FileBitmap) Close() error {
 	if b.closed {
 		return nil
 	}
+	err := b.syncLocked()
 	b.closed = true
-	return errors.Join(b.f.Sync(), b.f.Close())
+	for b.syncing { // a Set's sync still runs on the file
+		b.cond.Wait()
+	}
+	return errors.Join(err, b.f.Close())
 }

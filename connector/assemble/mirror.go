@@ -55,8 +55,10 @@ type MirrorOptions struct {
 	// Source is the leg RecoverDirty copies dirty regions from: the leg the caller's records
 	// say was in sync most recently (default 0). Until RecoverDirty ends, reads go to it.
 	Source int
-	// ClearInterval is how often regions whose writes completed on every leg are cleared in
-	// the bitmap, in one batch (default 1s). Negative: only Flush and Close clear.
+	// ClearInterval is how often the regions that had no write during the last interval (and
+	// whose writes completed on every leg) are cleared in the bitmap, in one batch (default
+	// 1s). Flush and Close clear every region with no write in flight. Negative: only Flush
+	// and Close clear.
 	ClearInterval time.Duration
 	// IOTimeout, if positive, fails a leg that does not answer a request within it (a hung
 	// target). The request then proceeds on the other legs; the late leg request still runs
@@ -74,8 +76,9 @@ type leg struct {
 
 // Mirror is RAID1 over legs with a write-intent bitmap.
 //
-// Writes: a write first sets its regions' bits durably in the bitmap, then goes to every leg in
-// state LegOK or LegResyncing, in parallel. It is acknowledged when it succeeded on at least one
+// Writes: a write first sets its regions' bits durably in the bitmap (only a region not dirty
+// yet costs a sync, and concurrent writers share syncs), then goes to every leg in state LegOK
+// or LegResyncing, in parallel. It is acknowledged when it succeeded on at least one
 // LegOK leg and every other leg it went to either succeeded or was marked LegFailed; with no
 // LegOK leg left it fails with ErrIO. Overlapping writes are serialised (so legs never diverge
 // on concurrent writes to the same bytes); disjoint ones run concurrently. A region's bit is
@@ -101,15 +104,18 @@ type Mirror struct {
 
 	mu         sync.Mutex
 	legs       []*leg
-	inflight   map[int64]int // writes in flight per region
-	changed    chan struct{} // closed and replaced on every leg state change
-	recovering []int64       // regions dirty at assembly, until RecoverDirty ends
+	inflight   map[int64]int  // writes in flight per region
+	touched    map[int64]bool // regions written since the last clean
+	changed    chan struct{}  // closed and replaced on every leg state change
+	recovering []int64        // regions dirty at assembly, until RecoverDirty ends
 
 	bmMu  sync.RWMutex
 	dirty map[int64]bool // regions set in the bitmap; guarded by bmMu
 
 	closed   atomic.Bool
 	stop     chan struct{}
+	work     chan func() // idle leg workers receive here (legio.go)
+	workers  atomic.Int32
 	cleaner  sync.WaitGroup
 	resyncWG sync.WaitGroup
 }
@@ -135,8 +141,8 @@ func NewMirror(legs []blockdev.Device, opts MirrorOptions) (*Mirror, error) {
 	}
 	m := &Mirror{
 		opts: opts, log: opts.Log, region: opts.RegionSize,
-		inflight: map[int64]int{}, dirty: map[int64]bool{},
-		changed: make(chan struct{}), stop: make(chan struct{}),
+		inflight: map[int64]int{}, touched: map[int64]bool{}, dirty: map[int64]bool{},
+		changed: make(chan struct{}), stop: make(chan struct{}), work: make(chan func()),
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -249,30 +255,6 @@ func (m *Mirror) setState(l *leg, from, to LegState) bool {
 	return true
 }
 
-// legIO runs one leg request, applying IOTimeout. A short count is an error.
-func (m *Mirror) legIO(l *leg, want int, op func() (int, error)) error {
-	call := func() error {
-		n, err := op()
-		if err == nil && n < want {
-			err = fmt.Errorf("%w: short transfer %d of %d", blockdev.ErrIO, n, want)
-		}
-		return err
-	}
-	if m.opts.IOTimeout <= 0 {
-		return call()
-	}
-	ch := make(chan error, 1)
-	go func() { ch <- call() }()
-	t := time.NewTimer(m.opts.IOTimeout)
-	defer t.Stop()
-	select {
-	case err := <-ch:
-		return err
-	case <-t.C:
-		return fmt.Errorf("%w: leg %d did not answer within %s", blockdev.ErrIO, l.idx, m.opts.IOTimeout)
-	}
-}
-
 // pickRead returns the LegOK leg to read from, skipping those in skip; nil when none is left.
 // While dirty regions from a previous attachment await RecoverDirty, the source leg is
 // preferred for every read (other legs may hold older bytes there).
@@ -310,12 +292,19 @@ func (m *Mirror) readFrom(p []byte, off int64, skip map[*leg]bool) (*leg, error)
 		l.pending.Add(1)
 		buf := p
 		if m.opts.IOTimeout > 0 { // a timed-out leg may still write into its buffer later
-			buf = make([]byte, len(p))
+			buf = blockdev.GetBuf(len(p))
 		}
 		err := m.legIO(l, len(p), func() (int, error) { return l.dev.ReadAt(buf, off) })
 		l.pending.Add(-1)
+		if m.opts.IOTimeout > 0 {
+			if err == nil {
+				copy(p, buf)
+			}
+			if !errors.Is(err, errLegTimeout) { // a timed-out leg may still write into buf
+				blockdev.PutBuf(buf)
+			}
+		}
 		if err == nil {
-			copy(p, buf)
 			return l, nil
 		}
 		m.fail(l, err)

@@ -261,7 +261,7 @@ func (m *Mirror) Close() error {
 		}
 	}
 	m.mu.Unlock()
-	m.clean()
+	m.clean(false)
 	errs := []error{m.bitmap.Close()}
 	for _, l := range m.legs {
 		if l.dev != nil {
@@ -272,7 +272,9 @@ func (m *Mirror) Close() error {
 	return errors.Join(errs...)
 }
 
-// clearLoop clears completed regions every ClearInterval until Close.
+// clearLoop clears, every ClearInterval until Close, the regions that saw no write during the
+// last interval. A region being written keeps its bit: clearing it would only make the next
+// write to it wait for a bitmap sync again (md's bitmap daemon is lazy for the same reason).
 func (m *Mirror) clearLoop() {
 	t := time.NewTicker(m.opts.ClearInterval)
 	defer t.Stop()
@@ -281,14 +283,15 @@ func (m *Mirror) clearLoop() {
 		case <-m.stop:
 			return
 		case <-t.C:
-			m.clean()
+			m.clean(true)
 		}
 	}
 }
 
-// clean clears, in one batch, every dirty region with no write in flight, provided every leg is
-// LegOK and no recovery is pending.
-func (m *Mirror) clean() {
+// clean clears, in one batch, every dirty region with no write in flight (with onlyIdle, also
+// none started since the previous clean), provided every leg is LegOK and no recovery is
+// pending.
+func (m *Mirror) clean(onlyIdle bool) {
 	m.bmMu.Lock()
 	defer m.bmMu.Unlock()
 	m.mu.Lock()
@@ -299,11 +302,12 @@ func (m *Mirror) clean() {
 	}
 	if allOK {
 		for r := range m.dirty {
-			if m.inflight[r] == 0 {
+			if m.inflight[r] == 0 && !(onlyIdle && m.touched[r]) {
 				cand = append(cand, r)
 			}
 		}
 	}
+	clear(m.touched)
 	m.mu.Unlock()
 	if len(cand) == 0 {
 		return

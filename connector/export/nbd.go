@@ -289,16 +289,23 @@ func (s *NBDServer) reply(c net.Conn, opt, typ uint32, payload []byte) error {
 }
 
 // nbdConn is one connection in the transmission phase: one reader (the caller of transmit),
-// handlers running concurrently, replies serialized by wmu.
+// handlers running concurrently, replies queued under mu and written by whichever handler
+// finds no write in progress (many replies per write(2), and no handler waits for another's
+// socket write).
 type nbdConn struct {
-	s   *NBDServer
-	c   net.Conn
-	wmu sync.Mutex
-	bw  *bufio.Writer
+	s *NBDServer
+	c net.Conn
+
+	mu      sync.Mutex
+	hdrs    []byte      // reply headers of the queued replies
+	queue   net.Buffers // queued replies: headers (slices of hdrs) and READ payloads
+	recycle [][]byte    // READ payloads to recycle once written
+	writing bool
+	broken  bool
 }
 
 func (s *NBDServer) transmit(c net.Conn, br *bufio.Reader) error {
-	nc := &nbdConn{s: s, c: c, bw: bufio.NewWriterSize(c, 256<<10)}
+	nc := &nbdConn{s: s, c: c}
 	sem := make(chan struct{}, s.opts.MaxInFlight)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -324,12 +331,13 @@ func (s *NBDServer) transmit(c net.Conn, br *bufio.Reader) error {
 			if req.length > maxPayload {
 				return fmt.Errorf("%w: write of %d bytes", errBadRequest, req.length)
 			}
-			payload = make([]byte, req.length)
+			payload = blockdev.GetBuf(int(req.length))
 			if _, err := io.ReadFull(br, payload); err != nil {
 				return fmt.Errorf("read write payload: %w", err)
 			}
 		}
 		if errno != 0 {
+			blockdev.PutBuf(payload)
 			nc.send(req.handle, errno, nil)
 			continue
 		}
@@ -338,6 +346,7 @@ func (s *NBDServer) transmit(c net.Conn, br *bufio.Reader) error {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			data, errno := nc.execute(req, payload)
+			blockdev.PutBuf(payload) // devices do not keep the buffers they are given
 			nc.send(req.handle, errno, data)
 		}()
 	}
@@ -349,7 +358,7 @@ func (nc *nbdConn) execute(req nbdRequest, payload []byte) (data []byte, errno s
 	var err error
 	switch req.typ {
 	case nbdCmdRead:
-		data = make([]byte, n)
+		data = blockdev.GetBuf(int(n))
 		var got int
 		got, err = dev.ReadAt(data, off)
 		if got == len(data) {
@@ -368,25 +377,51 @@ func (nc *nbdConn) execute(req nbdRequest, payload []byte) (data []byte, errno s
 		err = dev.Flush()
 	}
 	if err != nil {
+		blockdev.PutBuf(data)
 		nc.s.log.Warn("nbd request failed", "command", req.typ, "offset", off, "length", n, "error", err)
 		return nil, errnoFor(err)
 	}
 	return data, 0
 }
 
-// send writes one simple reply; data follows only a successful READ. A failed write closes
-// the connection so the reader stops too.
+// send queues one simple reply (data follows only a successful READ; send takes ownership of
+// it) and, unless another handler is writing already, writes every queued reply, including
+// those queued meanwhile. A failed write closes the connection so the reader stops too.
 func (nc *nbdConn) send(handle uint64, errno syscall.Errno, data []byte) {
-	nc.wmu.Lock()
-	defer nc.wmu.Unlock()
-	_, err := nc.bw.Write(simpleReply(handle, errno))
-	if err == nil && errno == 0 {
-		_, err = nc.bw.Write(data)
+	nc.mu.Lock()
+	if nc.broken {
+		nc.mu.Unlock()
+		blockdev.PutBuf(data)
+		return
 	}
-	if err == nil {
-		err = nc.bw.Flush()
+	at := len(nc.hdrs)
+	nc.hdrs = binary.BigEndian.AppendUint32(nc.hdrs, nbdSimpleRepMagic)
+	nc.hdrs = binary.BigEndian.AppendUint32(nc.hdrs, uint32(errno))
+	nc.hdrs = binary.BigEndian.AppendUint64(nc.hdrs, handle)
+	nc.queue = append(nc.queue, nc.hdrs[at:len(nc.hdrs):len(nc.hdrs)])
+	if errno == 0 && len(data) > 0 {
+		nc.queue = append(nc.queue, data)
+		nc.recycle = append(nc.recycle, data)
 	}
-	if err != nil {
-		_ = nc.c.Close()
+	if nc.writing {
+		nc.mu.Unlock()
+		return
 	}
+	nc.writing = true
+	for len(nc.queue) > 0 && !nc.broken {
+		q, recycle := nc.queue, nc.recycle
+		nc.queue, nc.recycle, nc.hdrs = nil, nil, make([]byte, 0, 16*nbdReplySize)
+		nc.mu.Unlock()
+		_, err := q.WriteTo(nc.c)
+		for _, b := range recycle {
+			blockdev.PutBuf(b)
+		}
+		nc.mu.Lock()
+		if err != nil {
+			nc.broken = true
+			_ = nc.c.Close()
+		}
+	}
+	nc.writing = false
+	nc.mu.Unlock()
 }

@@ -193,12 +193,3 @@ func infoBlockSize() []byte {
 	binary.BigEndian.PutUint32(b[10:], maxPayload)
 	return b
 }
-
-// simpleReply encodes a simple reply header.
-func simpleReply(handle uint64, errno syscall.Errno) []byte {
-	b := make([]byte, nbdReplySize)
-	binary.BigEndian.PutUint32(b[0:], nbdSimpleRepMagic)
-	binary.BigEndian.PutUint32(b[4:], uint32(errno))
-	binary.BigEndian.PutUint64(b[8:], handle)
-	return b
-}

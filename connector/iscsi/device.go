@@ -131,14 +131,24 @@ func (s *Session) transfer(write bool, buf []byte, lba int64) error {
 	return ferr
 }
 
+// taskPool recycles READ/WRITE tasks with their done channel: once exec returned, the
+// connection has dropped every reference to the task (it is removed from the connection's
+// table before it is finished).
+var taskPool = sync.Pool{New: func() any { return &task{done: make(chan error, 1)} }}
+
 func (s *Session) rw(write bool, buf []byte, lba int64) error {
 	blocks := uint32(int64(len(buf)) / s.blockSize)
-	t := &task{cdb: rw16CDB(write, uint64(lba), blocks), read: !write, write: write, buf: buf}
-	if err := s.exec(t); err != nil {
+	t := taskPool.Get().(*task)
+	*t = task{cdb: rw16CDB(write, uint64(lba), blocks), read: !write, write: write, buf: buf, done: t.done}
+	err := s.exec(t)
+	residual := t.residual
+	*t = task{done: t.done}
+	taskPool.Put(t)
+	if err != nil {
 		return err
 	}
-	if t.residual != 0 {
-		return fmt.Errorf("%w: %d of %d bytes not transferred", blockdev.ErrIO, t.residual, len(buf))
+	if residual != 0 {
+		return fmt.Errorf("%w: %d of %d bytes not transferred", blockdev.ErrIO, residual, len(buf))
 	}
 	return nil
 }

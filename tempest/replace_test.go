@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,7 +122,7 @@ func TestLegReplacement(t *testing.T) {
 		}
 	}
 	att, dev := attach(t, c, vol.ID)
-	before := currentLegs(t, s.connPort, vol.ID)
+	before := currentLegs(t, s, vol.ID)
 	require.Len(t, before, 2)
 
 	fio := func(extra ...string) *exec.Cmd {
@@ -150,7 +149,7 @@ func TestLegReplacement(t *testing.T) {
 	var after map[string]string
 	deadline = time.Now().Add(3 * time.Minute)
 	for {
-		after = currentLegs(t, s.connPort, vol.ID)
+		after = currentLegs(t, s, vol.ID)
 		replaced := len(after) == 2
 		for id, st := range after {
 			replaced = replaced && st == "ok"
@@ -231,11 +230,10 @@ func rabbitctl(t *testing.T, args ...string) {
 }
 
 // currentLegs returns leg id -> state as the local connector reports the volume.
-func currentLegs(t *testing.T, port int, volumeID string) map[string]string {
+func currentLegs(t *testing.T, s *service, volumeID string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	hc := http.Client{Timeout: 2 * time.Second}
-	resp, err := hc.Get(fmt.Sprintf("http://127.0.0.1:%d/v1/health/%s", port, volumeID))
+	resp, err := connectorGet(s.connectorURL(), s.agentSecret(t), volumeID, 2*time.Second)
 	if err != nil {
 		return out
 	}

@@ -197,8 +197,14 @@ func allInOne(ctx context.Context, cfg *etc.Config, dir string, connectorPort in
 		return serveHTTP(svcCtx, hostPort(cfg.Default.Listen, cfg.Default.ListenPort), h, log.With("component", "api"))
 	})
 
-	// Ready means the local dpvs have registered: before that, a create would find no room.
+	// Ready means the local dpvs have registered (before that, a create would find no room) and
+	// so has the local connector (before that, attaching a multi-leg volume here fails).
+	since := time.Now().Add(-time.Second)
 	if err := waitDPVs(ctx, d, cfg.AllInOne.DPVCount, 60*time.Second); err != nil {
+		shutdown()
+		return err
+	}
+	if err := waitIHost(ctx, d, localConnector(dir, connectorPort).Host, since, 60*time.Second); err != nil {
 		shutdown()
 		return err
 	}
@@ -258,6 +264,26 @@ func waitDPVs(ctx context.Context, d *db.DB, n int, timeout time.Duration) error
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("only %d of %d local dpvs reported within %s (is tgtd installed?)", fresh, n, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// waitIHost waits until the connector daemon of host has reported since since, or ctx ends,
+// or timeout passes.
+func waitIHost(ctx context.Context, d *db.DB, host string, since time.Time, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		h, err := d.Store().GetIHost(ctx, host)
+		if err == nil && h.HeartbeatAt.After(since) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the local connector (host %q) did not report within %s", host, timeout)
 		}
 		select {
 		case <-ctx.Done():

@@ -11,7 +11,9 @@
 # cycles, then token validation first use vs cached, and prints a table plus the JSON file.
 #
 # Environment: BENCH_ENVS (default "embedded mariadb"), BENCH_COUNTS (100,1000,10000),
-# BENCH_DURATION (5s per phase), BENCH_CONNECTIONS (8), BENCH_OUT (bench.json), KS_DIR.
+# BENCH_DURATION (5s per phase), BENCH_CONNECTIONS (8), BENCH_FILL_BUDGET (60s: the longest API
+# fill of one stage; what it did not create is inserted into the database by
+# scripts/bench-dbfill.sh and labelled so in the output), BENCH_OUT (bench.json), KS_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -19,6 +21,7 @@ ENVS=${BENCH_ENVS:-embedded mariadb}
 COUNTS=${BENCH_COUNTS:-100,1000,10000}
 DUR=${BENCH_DURATION:-5s}
 CONNS=${BENCH_CONNECTIONS:-8}
+BUDGET=${BENCH_FILL_BUDGET:-60s} # API fill per stage; the rest of the volumes go straight into the DB
 OUT=${BENCH_OUT:-$ROOT/bench.json}
 KS_DIR=${KS_DIR:-/tmp/dlvm-test-keystone}
 export PATH=/usr/local/go/bin:$PATH
@@ -96,7 +99,8 @@ EOF
         --desc "dlvm all-in-one (one process): SQLite, in-process bus, built-in identity, 3 file-pool dpvs with tgtd" \
         --api "http://127.0.0.1:$api" --auth-url "http://127.0.0.1:$id/v3" --user admin --password admin --project admin \
         --procs "all-in-one=$pid" --counts "$COUNTS" --duration "$DUR" --connections "$CONNS" \
-        --legs-glob "$dir/dpv-*/legs/*" --out "$WORK/embedded.json" > /dev/null 2> >(tee "$WORK/embedded.log" >&2)
+        --legs-glob "$dir/dpv-*/legs/*" --fill-budget "$BUDGET" --db-fill "$ROOT/scripts/bench-dbfill.sh sqlite $dir/dlvm.sqlite" \
+        --out "$WORK/embedded.json" > /dev/null 2> >(tee "$WORK/embedded.log" >&2)
     PARTS+=("$WORK/embedded.json")
 }
 
@@ -171,7 +175,8 @@ target_port = $tgt
         --desc "dlvm api, scheduler, volume, 3 dpv-agents (file pools, tgtd) as processes; MariaDB, RabbitMQ, upstream Keystone (fernet tokens)" \
         --api "http://127.0.0.1:$api" --auth-url "$KEYSTONE_FERNET_URL/v3" --user admin --password "$KEYSTONE_ADMIN_PASS" --project admin \
         --procs "$procs" --counts "$COUNTS" --duration "$DUR" --connections "$CONNS" \
-        --legs-glob "$dir/dpv-*/legs/*" --out "$WORK/mariadb.json" > /dev/null 2> >(tee "$WORK/mariadb.log" >&2)
+        --legs-glob "$dir/dpv-*/legs/*" --fill-budget "$BUDGET" --db-fill "$ROOT/scripts/bench-dbfill.sh mysql $DBNAME" \
+        --out "$WORK/mariadb.json" > /dev/null 2> >(tee "$WORK/mariadb.log" >&2)
     PARTS+=("$WORK/mariadb.json")
 }
 

@@ -177,6 +177,9 @@ func printEnv(w io.Writer, e *envReport) {
 		if st.Legs > 0 {
 			fmt.Fprintf(tw, "%d\tleg files on the dpvs\t\t%d\t\t\t\t\t\t\t\n", st.Volumes, st.Legs)
 		}
+		if st.DBFilled > 0 {
+			fmt.Fprintf(tw, "%d\tvolumes inserted into the DB, no legs (API fill too slow)\t\t%d\t\t\t\t\t\t\t\n", st.Volumes, st.DBFilled)
+		}
 	}
 	tw.Flush()
 	for _, t := range e.Token {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -30,11 +31,14 @@ type envReport struct {
 
 // stage is the set of figures measured with a given number of volumes in the project.
 type stage struct {
-	Volumes int         `json:"volumes"`
-	Fill    result      `json:"create"` // POST /volumes until available, for the volumes added
-	Legs    int         `json:"leg_files,omitempty"`
-	Phases  []result    `json:"phases"`
-	Memory  []memFigure `json:"memory"`
+	Volumes int    `json:"volumes"`
+	Fill    result `json:"create"` // POST /volumes until available, for the volumes added
+	Legs    int    `json:"leg_files,omitempty"`
+	// DBFilled volumes were inserted into the database (copies of an API-created one, no legs)
+	// because the API fill ran out of its time budget.
+	DBFilled int         `json:"db_filled,omitempty"`
+	Phases   []result    `json:"phases"`
+	Memory   []memFigure `json:"memory"`
 }
 
 type runOpts struct {
@@ -47,6 +51,8 @@ type runOpts struct {
 	conns, createConns, attConns int
 	tokenSamples                 int
 	legsGlob                     string
+	fillBudget                   time.Duration
+	dbFill                       string
 	out                          string
 }
 
@@ -69,6 +75,8 @@ func runCmd(ctx context.Context, args []string) error {
 	fs.IntVar(&o.attConns, "attach-connections", 4, "attach+detach cycles at once (one volume each)")
 	fs.IntVar(&o.tokenSamples, "token-samples", 40, "fresh tokens for the first-use vs cached validation figure")
 	fs.StringVar(&o.legsGlob, "legs-glob", "", "glob of the leg files of every dpv (counted after each fill)")
+	fs.DurationVar(&o.fillBudget, "fill-budget", 0, "longest API fill per stage; the rest goes through --db-fill (0: no limit)")
+	fs.StringVar(&o.dbFill, "db-fill", "", "command inserting volume rows: run with COUNT TEMPLATE_ID FIRST appended")
 	fs.StringVar(&o.out, "out", "bench-part.json", "JSON file to write")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -152,10 +160,21 @@ func run(ctx context.Context, o runOpts) (*envReport, error) {
 			return rep, ctx.Err()
 		}
 		st := stage{Volumes: n}
-		st.Fill = fill(ctx, s, cpu, have, n, o.createConns)
+		var tmpl string
+		st.Fill, tmpl = fill(ctx, s, cpu, have, n, o.createConns, o.fillBudget)
 		have += st.Fill.Requests
 		logf("%-28s %6d vols  %8.1f volumes/s  p50 %6.0f ms  p99 %7.0f ms  errors %d %s", "POST /volumes -> available", n,
 			st.Fill.RPS, st.Fill.P50ms, st.Fill.P99ms, st.Fill.Errors, st.Fill.FirstError)
+		if have < n && o.dbFill != "" && tmpl != "" && ctx.Err() == nil {
+			args := append(strings.Fields(o.dbFill), strconv.Itoa(n-have), tmpl, strconv.Itoa(have+1))
+			t0 := time.Now()
+			if out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput(); err != nil {
+				return rep, fmt.Errorf("db fill: %v: %s", err, out)
+			}
+			logf("%-28s %6d vols  %d rows inserted into the database in %.1f s (no legs)", "DB fill", n, n-have, time.Since(t0).Seconds())
+			st.DBFilled = n - have
+			have = n
+		}
 		if have < n {
 			rep.Stages = append(rep.Stages, st)
 			return rep, fmt.Errorf("fill stopped at %d of %d volumes: %s", have, n, st.Fill.FirstError)
@@ -193,12 +212,17 @@ func run(ctx context.Context, o runOpts) (*envReport, error) {
 
 // fill creates volumes through the API until the project holds want of them (it holds have),
 // conns at a time, each polled until available, and measures the end-to-end rate.
-func fill(ctx context.Context, s *session, cpu *cpuMeter, have, want, conns int) result {
+func fill(ctx context.Context, s *session, cpu *cpuMeter, have, want, conns int, budget time.Duration) (result, string) {
 	todo := int64(want - have)
 	r := result{Name: "POST /volumes -> available", Volumes: want, Conns: conns, Unit: "volumes"}
 	if todo <= 0 {
-		return r
+		return r, ""
 	}
+	var deadline time.Time
+	if budget > 0 {
+		deadline = time.Now().Add(budget)
+	}
+	var tmpl string
 	var next atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -210,7 +234,7 @@ func fill(ctx context.Context, s *session, cpu *cpuMeter, have, want, conns int)
 		go func() {
 			defer wg.Done()
 			c := newWorkerClient()
-			for ctx.Err() == nil {
+			for ctx.Err() == nil && (deadline.IsZero() || time.Now().Before(deadline)) {
 				i := next.Add(1)
 				if i > todo {
 					return
@@ -228,6 +252,9 @@ func fill(ctx context.Context, s *session, cpu *cpuMeter, have, want, conns int)
 					}
 				} else {
 					lat = append(lat, time.Since(t0))
+					if tmpl == "" {
+						tmpl = id
+					}
 				}
 				mu.Unlock()
 				if r.Errors > 20 {
@@ -247,7 +274,7 @@ func fill(ctx context.Context, s *session, cpu *cpuMeter, have, want, conns int)
 		r.APICPUPer1 = api / float64(r.Requests) * 1000
 	}
 	r.Note = "per 1,000 volumes created (each: one POST and GETs every 25 ms until available)"
-	return r
+	return r, tmpl
 }
 
 // tokenFigures compares a token's first use (the API validates it: the built-in identity's

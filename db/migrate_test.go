@@ -2,6 +2,10 @@ package db_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -17,7 +21,7 @@ func TestMigrateIdempotent(t *testing.T) {
 		v, dirty, err := d.SchemaVersion(ctx)
 		require.NoError(t, err)
 		require.False(t, dirty)
-		require.Equal(t, uint(2), v)
+		require.Equal(t, latestMigration(t), v)
 
 		require.NoError(t, d.Store().CreateVolume(ctx, newVolume("vol-1", "p1", base)))
 		require.NoError(t, d.Migrate(ctx))
@@ -63,8 +67,26 @@ func TestMigrateConcurrent(t *testing.T) {
 			v, dirty, err := pools[0].SchemaVersion(ctx)
 			require.NoError(t, err)
 			require.False(t, dirty)
-			require.Equal(t, uint(2), v)
+			require.Equal(t, latestMigration(t), v)
 			require.NoError(t, pools[1].Store().CreateWorkflow(ctx, &model.Workflow{ID: "w", Kind: model.WfCreateVolume}))
 		})
 	}
+}
+
+// latestMigration is the highest version among the embedded migration files, so the tests need
+// no edit when a migration is added.
+func latestMigration(t *testing.T) uint {
+	t.Helper()
+	var latest uint
+	for _, dialect := range []string{"mysql", "sqlite"} {
+		entries, err := os.ReadDir(filepath.Join("migrations", dialect))
+		require.NoError(t, err)
+		for _, e := range entries {
+			num, _, _ := strings.Cut(e.Name(), "_")
+			n, err := strconv.ParseUint(num, 10, 32)
+			require.NoError(t, err, e.Name())
+			latest = max(latest, uint(n))
+		}
+	}
+	return latest
 }

@@ -11,9 +11,10 @@
 # cycles, then token validation first use vs cached, and prints a table plus the JSON file.
 #
 # Environment: BENCH_ENVS (default "embedded mariadb"), BENCH_COUNTS (100,1000,10000),
-# BENCH_DURATION (5s per phase), BENCH_CONNECTIONS (8), BENCH_FILL_BUDGET (60s: the longest API
+# BENCH_DURATION (5s per phase), BENCH_CONNECTIONS (8), BENCH_FILL_BUDGET (45s: the longest API
 # fill of one stage; what it did not create is inserted into the database by
-# scripts/bench-dbfill.sh and labelled so in the output), BENCH_OUT (bench.json), KS_DIR.
+# scripts/bench-dbfill.sh and labelled so in the output), BENCH_OUT (bench.json), BENCH_KS_DIR
+# (where the Keystones run; started and stopped by the bench unless they already run there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -21,9 +22,9 @@ ENVS=${BENCH_ENVS:-embedded mariadb}
 COUNTS=${BENCH_COUNTS:-100,1000,10000}
 DUR=${BENCH_DURATION:-5s}
 CONNS=${BENCH_CONNECTIONS:-8}
-BUDGET=${BENCH_FILL_BUDGET:-60s} # API fill per stage; the rest of the volumes go straight into the DB
+BUDGET=${BENCH_FILL_BUDGET:-45s} # API fill per stage; the rest of the volumes go straight into the DB
 OUT=${BENCH_OUT:-$ROOT/bench.json}
-KS_DIR=${KS_DIR:-/tmp/dlvm-test-keystone}
+KS_DIR=${BENCH_KS_DIR:-/tmp/dlvm-bench-keystone}
 export PATH=/usr/local/go/bin:$PATH
 
 [ -x bin/dlvm ] || go build -o bin/dlvm ./cmd/dlvm # make bench builds it first

@@ -16,7 +16,7 @@ type proc struct {
 
 // procStats is what /proc says about one process at one moment.
 type procStats struct {
-	CPUSeconds float64 // user + system
+	CPUSeconds float64 // user + system, its own and that of the children it waited for (tgtadm...)
 	RSSKiB     int64   // VmRSS
 	PeakKiB    int64   // VmHWM: the peak resident set since the process started
 }
@@ -33,12 +33,14 @@ func readProc(pid int) (procStats, error) {
 	// the command name may hold spaces; the fields after its closing parenthesis are fixed
 	rest := string(b[strings.LastIndexByte(string(b), ')')+2:])
 	f := strings.Fields(rest)
-	if len(f) < 13 {
+	if len(f) < 15 {
 		return s, fmt.Errorf("/proc/%d/stat: short", pid)
 	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64) // field 14 of stat: utime
-	st, _ := strconv.ParseInt(f[12], 10, 64) // field 15: stime
-	s.CPUSeconds = float64(ut+st) / clockTicks
+	ut, _ := strconv.ParseInt(f[11], 10, 64)  // field 14 of stat: utime
+	st, _ := strconv.ParseInt(f[12], 10, 64)  // field 15: stime
+	cut, _ := strconv.ParseInt(f[13], 10, 64) // 16: cutime, children waited for
+	cst, _ := strconv.ParseInt(f[14], 10, 64) // 17: cstime
+	s.CPUSeconds = float64(ut+st+cut+cst) / clockTicks
 	fh, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return s, err

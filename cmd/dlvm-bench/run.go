@@ -137,14 +137,21 @@ func run(ctx context.Context, o runOpts) (*envReport, error) {
 		return get(ctx, c, s.base+"/", "", http.StatusMultipleChoices)
 	})
 
-	if err := s.ensureType(ctx, hc, "bench-single", map[string]string{"dlvm:mirrors": "1"}); err != nil {
+	// the first authenticated calls may wait for a cold Keystone: setup retries a few times
+	if err := retry(ctx, func() error {
+		return s.ensureType(ctx, hc, "bench-single", map[string]string{"dlvm:mirrors": "1"})
+	}); err != nil {
 		return rep, fmt.Errorf("volume type: %w", err)
 	}
 	// One single-leg volume per attach worker: its connection_info is plain iscsi, so the cycle
 	// measures the control path (DB, bus, the dpv agent's tgtadm export) and no host assembly.
 	attVols := make([]string, o.attConns)
 	for i := range attVols {
-		id, err := s.createVolume(ctx, hc, fmt.Sprintf("bench-attach-%d", i), "bench-single")
+		var id string
+		err := retry(ctx, func() (err error) {
+			id, err = s.createVolume(ctx, hc, fmt.Sprintf("bench-attach-%d", i), "bench-single")
+			return err
+		})
 		if err == nil {
 			err = s.waitStatus(ctx, hc, id, "available", 20*time.Millisecond, 2*time.Minute)
 		}
@@ -321,6 +328,19 @@ func tokenFirstUse(ctx context.Context, s *session, n int, volumeID string) []to
 	}
 	logf("token first use p50 %.2f ms p99 %.2f ms, cached p50 %.2f ms p99 %.2f ms", f.FirstP50ms, f.FirstP99ms, f.CachedP50, f.CachedP99)
 	return []tokenFigures{f}
+}
+
+// retry runs fn up to five times, two seconds apart, until it succeeds.
+func retry(ctx context.Context, fn func() error) error {
+	var err error
+	for i := 0; i < 5 && ctx.Err() == nil; i++ {
+		if err = fn(); err == nil {
+			return nil
+		}
+		logf("setup: %v (retrying)", err)
+		time.Sleep(2 * time.Second)
+	}
+	return err
 }
 
 func logf(format string, a ...any) {

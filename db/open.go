@@ -161,10 +161,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 			}
 		}
 		if maxIdle == 0 {
-			// as many idle as open: with fewer, every burst of concurrent requests closes the
-			// surplus connections it just returned and the next burst dials MariaDB again;
-			// ConnMaxIdleTime trims them when the load goes away
-			maxIdle = maxOpen
+			maxIdle = maxOpen / 2
 		}
 		pool.SetConnMaxLifetime(30 * time.Minute)
 		pool.SetConnMaxIdleTime(5 * time.Minute)

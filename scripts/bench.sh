@@ -179,7 +179,7 @@ target_port = $tgt
     bin/dlvm-bench run --env mariadb \
         --desc "dlvm api, scheduler, volume, 3 dpv-agents (file pools, tgtd) as processes; MariaDB, RabbitMQ, upstream Keystone (fernet tokens)" \
         --api "http://127.0.0.1:$api" --auth-url "$KEYSTONE_FERNET_URL/v3" --user admin --password "$KEYSTONE_ADMIN_PASS" --project admin \
-        --procs "$procs" --counts "$COUNTS" --duration "$DUR" --connections "$CONNS" \
+        --procs "$procs" --token-samples 15 --counts "$COUNTS" --duration "$DUR" --connections "$CONNS" \
         --legs-glob "$dir/dpv-*/legs/*" --fill-budget "$BUDGET" --db-fill "$ROOT/scripts/bench-dbfill.sh mysql $DBNAME" \
         --out "$WORK/mariadb.json" > /dev/null 2> >(tee "$WORK/mariadb.log" >&2)
     PARTS+=("$WORK/mariadb.json")

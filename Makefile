@@ -63,8 +63,11 @@ bench-data: build
 	DLVM_BIN=$(CURDIR)/$(BIN) DLVM_BENCH_DATA=1 DLVM_BENCH_OUT=$(CURDIR)/bench-data.json \
 		$(GO) test -count=1 -timeout 20m -run TestBenchData -v ./tempest/ | grep -v 'level='
 
-bench:
-	@echo "make bench: the API benchmarks are not built yet"; exit 2
+# The control-path benchmark: dlvm on its embedded defaults and on MariaDB + RabbitMQ + a real
+# Keystone, driven by bin/dlvm-bench with 100, 1,000 and 10,000 volumes; a table and bench.json.
+# BENCH_ENVS, BENCH_COUNTS, BENCH_DURATION, BENCH_CONNECTIONS, BENCH_OUT: see scripts/bench.sh.
+bench: build
+	scripts/bench.sh
 
 clean:
 	rm -rf bin $(DATA_DIR)

@@ -1,7 +1,6 @@
 package apiv3
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -98,7 +97,7 @@ func writeFault(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 
 // writeJSON writes v as the JSON body with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := appendJSON(nil, v)
 	if err != nil {
 		status = http.StatusInternalServerError
 		b = []byte(`{"computeFault":{"code":500,"message":"The server has either erred or is incapable of performing the requested operation."}}`)

@@ -150,7 +150,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("db: open %s: %w", t.redacted, err)
 	}
-	d := &DB{sql: pool, dialect: t.dialect, target: t}
+	d := &DB{sql: pool, dialect: t.dialect, target: t, stmts: newStmtCache(pool)}
 	maxOpen, maxIdle := opts.MaxOpenConns, opts.MaxIdleConns
 	switch t.dialect {
 	case DialectMySQL:
@@ -198,12 +198,16 @@ type DB struct {
 	target  *target
 	pin     *sql.Conn     // keeps an in-memory sqlite database alive
 	writer  chan struct{} // sqlite: serializes this process's write transactions
+	stmts   *stmtCache    // prepared statements of the pool's Store
 	migMu   sync.Mutex    // serializes Migrate within the process
 }
 
 // Close closes the pool.
 func (d *DB) Close() error {
 	var errs []error
+	if d.stmts != nil {
+		errs = append(errs, d.stmts.close())
+	}
 	if d.pin != nil {
 		errs = append(errs, d.pin.Close())
 	}
@@ -218,4 +222,4 @@ func (d *DB) Dialect() string { return d.dialect }
 func (d *DB) SQL() *sql.DB { return d.sql }
 
 // Store returns the repositories, each call its own statement (no transaction).
-func (d *DB) Store() *Store { return &Store{d: d, q: readRetry{d.sql}} }
+func (d *DB) Store() *Store { return &Store{d: d, q: readRetry{d.stmts}} }

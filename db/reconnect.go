@@ -13,7 +13,7 @@ import (
 // QueryRowContext) that fails because its pooled connection died under it — the server
 // restarted, a proxy or the network cut it — is sent once more on a fresh connection. Reads are
 // safe to repeat. Writes (ExecContext) are not retried: the statement may have been applied.
-type readRetry struct{ db *sql.DB }
+type readRetry struct{ db querier }
 
 // lostConn says the connection broke during the call (go-sql-driver reports ErrInvalidConn
 // when the statement may have been sent, database/sql ErrBadConn when it was not).

@@ -83,6 +83,7 @@ type DefaultSection struct {
 	DefaultAvailabilityZone string         // default_availability_zone (defaults to StorageAvailabilityZone)
 	Debug                   bool           // debug
 	LogFile                 string         // log_file ("" = standard error)
+	PprofListen             string         // pprof_listen: host:port serving /debug/pprof ("" = off)
 	Quotas                  QuotaDefaults  // quota_* and per_volume_size_limit
 	Layout                  LayoutDefaults // dlvm_default_mirrors, _stripes, _stripe_chunk_kib
 	WorkflowSweepInterval   time.Duration  // workflow_sweep_interval: how often unfinished workflows are looked for

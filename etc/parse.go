@@ -172,6 +172,7 @@ func (p *parser) read(c *Config) {
 	r.str("default_availability_zone", &d.DefaultAvailabilityZone)
 	r.boolean("debug", &d.Debug)
 	r.path("log_file", &d.LogFile, d.StatePath)
+	r.str("pprof_listen", &d.PprofListen)
 	r.integer("quota_volumes", &d.Quotas.Volumes)
 	r.integer("quota_snapshots", &d.Quotas.Snapshots)
 	r.integer("quota_gigabytes", &d.Quotas.Gigabytes)

@@ -74,6 +74,9 @@ type Builtin struct {
 	mu      sync.Mutex
 	revoked map[string]time.Time       // jti -> token expiry
 	created map[string]*builtinProject // projects made with POST /v3/projects (in memory), by id
+	// verified remembers tokens whose signature checked out until they expire, so a token's
+	// ES256 verification runs on its first use only. Revoke drops the entry under mu.
+	verified *tokenCache
 }
 
 type builtinUser struct {
@@ -136,7 +139,7 @@ func NewBuiltin(opts BuiltinOptions, log *slog.Logger) (*Builtin, error) {
 		opts: opts, log: log, key: key,
 		users: map[string]*builtinUser{}, byName: map[string]*builtinUser{},
 		projects: map[string]*builtinProject{}, projName: map[string]*builtinProject{}, created: map[string]*builtinProject{},
-		roles: map[string]string{}, revoked: map[string]time.Time{},
+		roles: map[string]string{}, revoked: map[string]time.Time{}, verified: newTokenCache(DefaultCacheSize),
 	}
 	b.project(ServiceProject)
 	for _, r := range []string{"admin", "member", "reader", "service"} {
@@ -253,8 +256,13 @@ func (b *Builtin) claims(token string) (*builtinClaims, *builtinUser, error) {
 }
 
 // VerifyToken implements TokenVerifier for the builtin strategy: roles and project come from the
-// token's claims. No I/O, so the error always wraps ErrInvalidToken.
+// token's claims. No I/O, so the error always wraps ErrInvalidToken. A token seen before and not
+// revoked since is answered from memory until it expires (its signature does not change).
 func (b *Builtin) VerifyToken(_ context.Context, token string) (*Context, error) {
+	now := b.opts.Now()
+	if ac, ok := b.verified.get(token, now); ok && ac != nil {
+		return ac, nil
+	}
 	c, u, err := b.claims(token)
 	if err != nil {
 		return nil, err
@@ -264,7 +272,13 @@ func (b *Builtin) VerifyToken(_ context.Context, token string) (*Context, error)
 	if c.ProjectID != "" {
 		ac.ProjectID, ac.ProjectName = c.ProjectID, b.projects[c.ProjectID].name
 	}
-	return newContext(ac), nil
+	out := newContext(ac)
+	b.mu.Lock()
+	if _, revoked := b.revoked[c.ID]; !revoked { // Revoke may have run since claims
+		b.verified.put(token, out, c.ExpiresAt.Time)
+	}
+	b.mu.Unlock()
+	return out, nil
 }
 
 // Revoke makes token invalid from now on. Revoking an invalid or already revoked token is an
@@ -297,5 +311,6 @@ func (b *Builtin) Revoke(token string) error {
 		}
 	}
 	b.revoked[c.ID] = c.ExpiresAt.Time
+	b.verified.drop(token)
 	return nil
 }

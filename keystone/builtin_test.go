@@ -2,6 +2,7 @@ package keystone
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -332,7 +333,9 @@ func TestBuiltinResources(t *testing.T) {
 		require.Equal(t, 3, count(t, admin, "/v3/projects", "projects"), "bad requests created nothing")
 		resp, b := do(t, http.MethodPost, srv.URL+"/v3/projects", body, "X-Auth-Token", admin)
 		require.Equal(t, http.StatusCreated, resp.StatusCode, string(b))
-		var got struct{ Project struct{ ID, Name, Description string } }
+		var got struct {
+			Project struct{ ID, Name, Description string }
+		}
 		require.NoError(t, json.Unmarshal(b, &got))
 		require.Equal(t, "quota-test", got.Project.Name)
 		require.Equal(t, "d", got.Project.Description)
@@ -422,4 +425,30 @@ func TestBuiltinRevocationsSurviveRestart(t *testing.T) {
 	data, err := os.ReadFile(opts.RevocationFile)
 	require.NoError(t, err)
 	require.Empty(t, string(data))
+}
+
+// A verified token is answered from memory on later uses, but never past its revocation or its
+// expiry.
+func TestBuiltinVerifyCacheHonoursRevocationAndExpiry(t *testing.T) {
+	now := time.Now()
+	clock := func() time.Time { return now }
+	b, srv := testBuiltin(t, BuiltinOptions{Now: clock, TokenTTL: time.Hour})
+	ctx := context.Background()
+	tok, _ := issue(t, srv, "demo", "demopass", "demo")
+	first, err := b.VerifyToken(ctx, tok)
+	require.NoError(t, err)
+	again, err := b.VerifyToken(ctx, tok)
+	require.NoError(t, err)
+	require.Same(t, first, again, "the second use is answered from the cache")
+
+	require.NoError(t, b.Revoke(tok))
+	_, err = b.VerifyToken(ctx, tok)
+	require.ErrorIs(t, err, ErrInvalidToken, "a revoked token is refused although it was cached")
+
+	tok2, _ := issue(t, srv, "demo", "demopass", "demo")
+	_, err = b.VerifyToken(ctx, tok2)
+	require.NoError(t, err)
+	now = now.Add(2 * time.Hour)
+	_, err = b.VerifyToken(ctx, tok2)
+	require.ErrorIs(t, err, ErrInvalidToken, "an expired token is refused although it was cached")
 }

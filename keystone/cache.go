@@ -66,3 +66,14 @@ func (c *tokenCache) put(token string, ac *Context, until time.Time) {
 	}
 	c.items[k] = c.lru.PushFront(&cacheEntry{key: k, ac: ac, until: until})
 }
+
+// drop forgets token; a token not cached is no error.
+func (c *tokenCache) drop(token string) {
+	k := cacheKey(token)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[k]; ok {
+		c.lru.Remove(el)
+		delete(c.items, k)
+	}
+}

@@ -193,6 +193,7 @@ func allInOne(ctx context.Context, cfg *etc.Config, dir string, connectorPort in
 	start("identity", func() error {
 		return serveHTTP(svcCtx, hostPort(bi.Listen, bi.Port), ident.Handler(), log.With("component", "identity"))
 	})
+	startPprof(svcCtx, cfg.Default.PprofListen, log)
 	start("api", func() error {
 		return serveHTTP(svcCtx, hostPort(cfg.Default.Listen, cfg.Default.ListenPort), h, log.With("component", "api"))
 	})

@@ -93,6 +93,7 @@ func runAPI(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	startPprof(ctx, p.cfg.Default.PprofListen, p.log)
 	return serveHTTP(ctx, hostPort(p.cfg.Default.Listen, p.cfg.Default.ListenPort), h, p.log)
 }
 

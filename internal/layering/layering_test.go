@@ -49,6 +49,7 @@ var allowed = map[string][]string{
 	"test/kerneltest":      {"internal/runner"},
 	"test/kernelconnector": {},
 	"cmd/dlvm":             {"*"},
+	"cmd/dlvm-bench":       {},
 }
 
 // clientSide packages run on compute hosts or drive the service from outside: they may import

@@ -43,8 +43,9 @@ start_one() {
 }
 
 FERNET_URL=$(start_one fernet fernet 35357)
-# a different range so the two never race for one port
-JWS_URL=$(start_one jws jws 35457)
+# a different range so the two never race for one port; KS_FERNET_ONLY=1 (make bench) skips it
+JWS_URL=""
+[ "${KS_FERNET_ONLY:-0}" = 1 ] || JWS_URL=$(start_one jws jws 35457)
 
 PEER_DIR="$OUT/fernet" source "$TOOLS/common.sh" >/dev/null 2>&1 || true
 cat > "$OUT/keystone.env" <<ENV

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS volumes_project_created_idx;

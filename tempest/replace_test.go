@@ -101,8 +101,7 @@ func TestLegReplacement(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for victim == "" {
 		require.True(t, time.Now().Before(deadline), "no leg was ever placed on an external dpv")
-		var legs []string
-		legs = newLegFiles(t, s.dataDir, func() {
+		legs := newLegFiles(t, s.dataDir, func() {
 			vol, err = volumes.Create(ctx, c, volumes.CreateOpts{Size: 1, Name: "replace", VolumeType: vt.Name}, nil).Extract()
 			require.NoError(t, err)
 			for vol.Status != "available" && vol.Status != "error" { // error: the dpvs are not all heard yet

@@ -100,8 +100,25 @@ const allInOneDPVs = 5
 
 // startService runs `dlvm all-in-one` on a fresh data dir and free ports (extraArgs are added to
 // its command line), waits until its API answers and its openrc exists, and stops it (SIGTERM)
-// when the test ends.
+// when the test ends. A free port picked here can be taken by a parallel test before dlvm binds
+// it: when dlvm exits early saying so, it is started again on other ports (twice at most).
 func startService(t *testing.T, extraArgs ...string) *service {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		s, log := tryStartService(t, extraArgs)
+		if s != nil {
+			return s
+		}
+		if attempt < 3 && strings.Contains(log, "address already in use") {
+			t.Logf("dlvm found a port taken; starting it again on other ports")
+			continue
+		}
+		t.Fatalf("dlvm did not come up in 60 s:\n%s", tail(log, 60))
+	}
+}
+
+// tryStartService is one attempt of startService: the service, or nil and dlvm's log.
+func tryStartService(t *testing.T, extraArgs []string) (*service, string) {
 	t.Helper()
 	bin := binary(t)
 	dir := t.TempDir()
@@ -119,20 +136,23 @@ func startService(t *testing.T, extraArgs ...string) *service {
 	s.cmd.Args = append(s.cmd.Args, extraArgs...)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	require.NoError(t, s.cmd.Start())
+	exited := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(exited) }()
+	readLog := func() string {
+		b, _ := os.ReadFile(filepath.Join(dir, "dlvm.log"))
+		return string(b)
+	}
 	t.Cleanup(func() {
 		_ = s.cmd.Process.Signal(os.Interrupt)
-		done := make(chan error, 1)
-		go func() { done <- s.cmd.Wait() }()
 		select {
-		case <-done:
+		case <-exited:
 		case <-time.After(15 * time.Second):
 			_ = s.cmd.Process.Kill()
 			t.Errorf("dlvm did not stop within 15 s of SIGINT")
 		}
 		logf.Close()
 		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "dlvm.log"))
-			t.Logf("dlvm log:\n%s", tail(string(b), 60))
+			t.Logf("dlvm log:\n%s", tail(readLog(), 60))
 		}
 	})
 	deadline := time.Now().Add(60 * time.Second)
@@ -144,14 +164,18 @@ func startService(t *testing.T, extraArgs ...string) *service {
 				break
 			}
 		}
+		select {
+		case <-exited:
+			return nil, readLog()
+		default:
+		}
 		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(filepath.Join(dir, "dlvm.log"))
-			t.Fatalf("dlvm did not come up in 60 s:\n%s", tail(string(b), 60))
+			return nil, readLog()
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	s.env = readOpenrc(t, filepath.Join(dir, "openrc"))
-	return s
+	return s, ""
 }
 
 func readOpenrc(t *testing.T, path string) map[string]string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -201,12 +202,21 @@ func allInOne(ctx context.Context, cfg *etc.Config, dir string, connectorPort in
 	// Ready means the local dpvs have registered (before that, a create would find no room) and
 	// so has the local connector (before that, attaching a multi-leg volume here fails).
 	since := time.Now().Add(-time.Second)
-	if err := waitDPVs(ctx, d, cfg.AllInOne.DPVCount, 60*time.Second); err != nil {
-		shutdown()
-		return err
+	err = waitDPVs(ctx, d, cfg.AllInOne.DPVCount, 60*time.Second)
+	if err == nil {
+		err = waitIHost(ctx, d, localConnector(dir, connectorPort).Host, since, 60*time.Second)
 	}
-	if err := waitIHost(ctx, d, localConnector(dir, connectorPort).Host, since, 60*time.Second); err != nil {
+	if err != nil {
+		// A component that failed (a port taken, tgtd missing) canceled the wait: say which.
 		shutdown()
+		close(errc)
+		var errs []error
+		for cerr := range errc {
+			errs = append(errs, cerr)
+		}
+		if len(errs) > 0 {
+			return errors.Join(errs...)
+		}
 		return err
 	}
 	rc := openrc(cfg, idURL)

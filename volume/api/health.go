@@ -64,6 +64,11 @@ func (a *API) VolumeHealth(ctx context.Context, c Caller, id string) (*model.Vol
 	if byDPV := model.DeriveHealth(downs); worseHealth(byDPV, out.Status) {
 		out.Status = byDPV
 	}
+	// A replacement is not done until it has taken the old leg's place: until then the volume
+	// is at best resyncing, even when the hosts already report the new leg in sync.
+	if len(replaced) > 0 && out.Status == model.HealthHealthy {
+		out.Status = model.HealthResyncing
+	}
 	return out, nil
 }
 

@@ -74,4 +74,15 @@ func TestVolumeHealth(t *testing.T) {
 	require.Len(t, h.Legs, 3)
 	require.Equal(t, "l3", h.Legs[2].LegID)
 	require.Equal(t, model.LegStateResyncing, h.Legs[2].State)
+
+	// The host has the replacement in sync, but it has not taken l2's place yet: still resyncing.
+	require.NoError(t, s.SetHostLegHealth(e.ctx, "c1", []*model.LegHealth{
+		{LegID: "l1", VolumeID: v.ID, State: model.LegStateOK},
+		{LegID: "l3", VolumeID: v.ID, State: model.LegStateOK},
+	}))
+	require.Equal(t, model.HealthResyncing, health().Status)
+	require.NoError(t, s.SwapLeg(e.ctx, v.ID, "l2", "l3"))
+	h = health()
+	require.Equal(t, model.HealthHealthy, h.Status, "swapped in: healthy")
+	require.Len(t, h.Legs, 2)
 }

@@ -374,19 +374,9 @@ func (h *Handler) backupAction(w http.ResponseWriter, r *http.Request) error {
 		if err := authorizeAdmin(ctx, "volume_extension:backup_admin_actions:reset_status"); err != nil {
 			return err
 		}
-		a, err := argObject(name, arg)
+		_, status, err := statusArg(name, arg)
 		if err != nil {
 			return err
-		}
-		if err := onlyKeys(a, name, "status"); err != nil {
-			return err
-		}
-		status, present, err := optString(a, "status", 255, false)
-		if err != nil {
-			return err
-		}
-		if !present || status == "" {
-			return badRequest("Invalid input for field/attribute os-reset_status. Value: %s. 'status' is a required property", repr(map[string]any(a)))
 		}
 		if err := h.svc.ResetBackupStatus(ctx, c, id, strings.ToLower(status)); err != nil {
 			return err

@@ -297,19 +297,9 @@ func (h *Handler) snapshotAction(w http.ResponseWriter, r *http.Request) error {
 		if err := authorizeAdmin(ctx, "volume_extension:snapshot_admin_actions:reset_status"); err != nil {
 			return err
 		}
-		a, err := argObject(name, arg)
+		_, status, err := statusArg(name, arg)
 		if err != nil {
 			return err
-		}
-		if err := onlyKeys(a, name, "status"); err != nil {
-			return err
-		}
-		status, present, err := optString(a, "status", 255, false)
-		if err != nil {
-			return err
-		}
-		if !present || status == "" {
-			return badRequest("Invalid input for field/attribute os-reset_status. Value: %s. 'status' is a required property", repr(map[string]any(a)))
 		}
 		if err := h.svc.ResetSnapshotStatus(ctx, c, id, strings.ToLower(status)); err != nil {
 			return err
@@ -325,19 +315,9 @@ func (h *Handler) snapshotAction(w http.ResponseWriter, r *http.Request) error {
 		if err := authorizeWrite(ctx, "snapshot_extension:snapshot_actions:update_snapshot_status"); err != nil {
 			return err
 		}
-		a, err := argObject(name, arg)
+		a, status, err := statusArg(name, arg, "progress")
 		if err != nil {
 			return err
-		}
-		if err := onlyKeys(a, name, "status", "progress"); err != nil {
-			return err
-		}
-		status, present, err := optString(a, "status", 255, false)
-		if err != nil {
-			return err
-		}
-		if !present || status == "" {
-			return badRequest("Invalid input for field/attribute os-update_snapshot_status. Value: %s. 'status' is a required property", repr(map[string]any(a)))
 		}
 		progress, _, err := optString(a, "progress", 255, true)
 		if err != nil {

@@ -90,6 +90,27 @@ func argObject(name string, arg any) (object, error) {
 	return object(m), nil
 }
 
+// statusArg reads the argument of a status action (os-reset_status of snapshots and backups,
+// os-update_snapshot_status): an object with a required, non-empty "status" and optionally the
+// keys in extra. It returns the object (for the extra keys) and the status.
+func statusArg(name string, arg any, extra ...string) (object, string, error) {
+	a, err := argObject(name, arg)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := onlyKeys(a, name, append([]string{"status"}, extra...)...); err != nil {
+		return nil, "", err
+	}
+	status, present, err := optString(a, "status", 255, false)
+	if err != nil {
+		return nil, "", err
+	}
+	if !present || status == "" {
+		return nil, "", badRequest("Invalid input for field/attribute %s. Value: %s. 'status' is a required property", name, repr(map[string]any(a)))
+	}
+	return a, status, nil
+}
+
 func actExtend(ctx context.Context, h *Handler, w http.ResponseWriter, id string, arg any) error {
 	if err := authorizeWrite(ctx, "volume:extend"); err != nil {
 		return err

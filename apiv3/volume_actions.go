@@ -33,9 +33,13 @@ var volumeActions = map[string]volumeActionFunc{
 
 // knownUnimplemented are Cinder verbs this service does not offer (yet): 501, not 400.
 var knownUnimplemented = []string{
-	"os-volume_upload_image", "os-migrate_volume_completion",
-	"os-reimage", "revert", "os-set_image_metadata", "os-unset_image_metadata", "os-show_image_metadata",
+	"os-migrate_volume_completion", "revert",
 	"os-enable_replication", "os-disable_replication", "os-failover_replication", "os-list_replication_targets",
+}
+
+// imageActions need an image service (Glance), which dlvm is not configured with: a clear 400.
+var imageActions = []string{
+	"os-volume_upload_image", "os-reimage", "os-set_image_metadata", "os-unset_image_metadata", "os-show_image_metadata",
 }
 
 // singleAction returns the one action of an action body.
@@ -72,6 +76,12 @@ func (h *Handler) volumeAction(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		if contains(knownUnimplemented, name) {
 			return &fault{http.StatusNotImplemented, "Action " + name + " is not implemented by this service."}
+		}
+		if contains(imageActions, name) {
+			if _, err := h.svc.GetVolume(ctx, state(ctx).caller, id); err != nil {
+				return err
+			}
+			return badRequest("Action %s needs an image service, and this dlvm has none configured (no Glance).", name)
 		}
 		return badRequest("There is no such action: %s. Verify the request body and Content-Type header and try again.", name)
 	}

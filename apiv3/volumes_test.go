@@ -202,6 +202,8 @@ func TestVolumeActionsAndMetadata(t *testing.T) {
 		{"bootable bad", "POST", act, map[string]any{"os-set_bootable": map[string]any{"bootable": "maybe"}}, 400, "bootable"},
 		{"readonly", "POST", act, map[string]any{"os-update_readonly_flag": map[string]any{"readonly": true}}, 202, ""},
 		{"unknown action", "POST", act, map[string]any{"os-frobnicate": nil}, 400, "There is no such action: os-frobnicate"},
+		{"upload to image", "POST", act, map[string]any{"os-volume_upload_image": map[string]any{"image_name": "i"}}, 400, "needs an image service"},
+		{"image of a missing volume", "POST", "/v3/" + projA + "/volumes/c8bdcc1b-6bb7-4ee8-a47f-7ce8c9a8ae2b/action", map[string]any{"os-show_image_metadata": nil}, 404, "could not be found"},
 		{"two actions", "POST", act, map[string]any{"os-extend": nil, "os-set_bootable": nil}, 400, "There is no such action"},
 		{"set metadata", "POST", md, map[string]any{"metadata": map[string]any{"k1": "v1", "k2": "v2"}}, 200, ""},
 		{"item ok", "PUT", md + "/k1", map[string]any{"meta": map[string]any{"k1": "v9"}}, 200, ""},

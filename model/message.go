@@ -44,6 +44,11 @@ var (
 	DetailDriverFailedCreate  = MsgDetail{"012", "Driver failed to create the volume."}
 	DetailSnapshotCreateError = MsgDetail{"013", "Snapshot failed to create."}
 	DetailSnapshotDeleteError = MsgDetail{"016", "Snapshot failed to delete."}
+
+	// dlvm's own, numbered above Cinder's: a mirror leg lost with its storage server and rebuilt
+	// on another while the volume stays in use.
+	ActionReplaceLeg = MsgAction{"900", "replace mirror leg"}
+	DetailLegLostDPV = MsgDetail{"900", "A storage server holding a mirror of this volume stopped answering; the mirror is being rebuilt on another server while the volume stays usable."}
 )
 
 // DefaultMessageTTL is Cinder's message_ttl default: a message is kept 30 days.

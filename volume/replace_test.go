@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dlvm-project/dlvm/db"
 	"github.com/dlvm-project/dlvm/db/dbtest"
 	"github.com/dlvm-project/dlvm/model"
 	"github.com/dlvm-project/dlvm/volume/rpc"
@@ -69,6 +70,10 @@ func testReplaceAttached(t *testing.T, dialect string) {
 	wfs := r.watch()
 	require.Len(t, wfs, 1)
 	require.Len(t, r.watch(), 1, "one replacement per leg")
+	msgs, err := r.db.Store().ListMessages(ctx, db.MessageQuery{ResourceUUID: vol})
+	require.NoError(t, err)
+	require.Len(t, msgs, 1, "the owner is told the volume is being rebuilt")
+	require.Equal(t, "VOLUME_VOLUME_900_900", msgs[0].EventID)
 	w := r.run(wfs[0].ID)
 	require.Equal(t, model.WfDone, w.State, w.Error)
 

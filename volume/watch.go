@@ -86,7 +86,14 @@ func (m *Manager) replaceLostLegs(ctx context.Context) error {
 			}
 			params, _ := json.Marshal(ReplaceParams{OldLegID: l.ID})
 			w := &model.Workflow{ID: uuid.NewString(), Kind: model.WfReplaceLeg, VolumeID: v.ID, State: model.WfPending, Params: params}
-			if err := st.CreateWorkflow(ctx, w); err != nil {
+			// The workflow and the owner's user message (the volume is degraded until the new
+			// leg is in) are written together.
+			if err := m.db.InTx(ctx, func(s *db.Store) error {
+				if err := s.CreateWorkflow(ctx, w); err != nil {
+					return err
+				}
+				return m.addMessage(ctx, s, v.ProjectID, model.MsgResourceVolume, v.ID, model.ActionReplaceLeg, model.DetailLegLostDPV)
+			}); err != nil {
 				return err
 			}
 			replacing[l.ID] = true

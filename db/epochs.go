@@ -16,6 +16,9 @@ var ErrLostClaim = errors.New("workflow claim lost")
 // and only if workflow workflowID is still owned by owner (checked in the same statement, so a
 // manager that lost its claim cannot raise the epoch above its successor's). A manager calls
 // it after claiming work on the volume; agents refuse calls carrying a lower epoch afterwards.
+// When owner already raised the current epoch, it is returned unchanged: one manager's
+// concurrent workflows on a volume (a cascade delete's snapshots and volume) share it and do not
+// fence each other; only another manager's claim fences them.
 // Soft-deleted volumes count (their delete workflow may still be running). ErrNotFound if the
 // volume does not exist, ErrLostClaim if the claim is gone.
 func (s *Store) BumpVolumeEpoch(ctx context.Context, volumeID, workflowID, owner string) (int64, error) {
@@ -24,8 +27,9 @@ func (s *Store) BumpVolumeEpoch(ctx context.Context, volumeID, workflowID, owner
 	}
 	var epoch int64
 	err := s.write(ctx, func(tx *Store) error {
-		res, err := tx.q.ExecContext(ctx, `UPDATE volumes SET epoch = epoch + 1 WHERE id = ?
-			AND EXISTS (SELECT 1 FROM workflows WHERE id = ? AND owner = ?)`, volumeID, workflowID, owner)
+		res, err := tx.q.ExecContext(ctx, `UPDATE volumes SET epoch = `+epochNext+`, epoch_owner = ?,
+			epoch_claims = epoch_claims + 1 WHERE id = ? AND EXISTS (SELECT 1 FROM workflows WHERE id = ? AND owner = ?)`,
+			owner, owner, volumeID, workflowID, owner)
 		if err != nil {
 			return dbErr("bump volume epoch", err)
 		}
@@ -47,6 +51,10 @@ func (s *Store) BumpVolumeEpoch(ctx context.Context, volumeID, workflowID, owner
 	})
 	return epoch, err
 }
+
+// epochNext is the epoch a claim by owner (the statement's first argument) leaves: unchanged
+// when owner raised it last, one more otherwise.
+const epochNext = `CASE WHEN epoch_owner = ? AND epoch > 0 THEN epoch ELSE epoch + 1 END`
 
 // UpdateOwnedWorkflow is UpdateWorkflow for the manager that owns w (w.Owner): it writes only
 // while the row is still owned by w.Owner, else ErrLostClaim and nothing written (inside a
@@ -78,8 +86,10 @@ func (s *Store) UpdateOwnedWorkflow(ctx context.Context, w *model.Workflow) erro
 // the read: a manager frozen there (a pause, SIGSTOP) holds no lock that would stop another
 // manager from taking its workflow over.
 func (s *Store) bumpEpochMySQL(ctx context.Context, volumeID, workflowID, owner string) (int64, error) {
-	res, err := s.q.ExecContext(ctx, `UPDATE volumes SET epoch = LAST_INSERT_ID(epoch + 1) WHERE id = ?
-		AND EXISTS (SELECT 1 FROM workflows WHERE id = ? AND owner = ?)`, volumeID, workflowID, owner)
+	// MySQL evaluates SET left to right: epochNext still sees the old epoch_owner.
+	res, err := s.q.ExecContext(ctx, `UPDATE volumes SET epoch = LAST_INSERT_ID(`+epochNext+`), epoch_owner = ?,
+		epoch_claims = epoch_claims + 1 WHERE id = ? AND EXISTS (SELECT 1 FROM workflows WHERE id = ? AND owner = ?)`,
+		owner, owner, volumeID, workflowID, owner)
 	if err != nil {
 		return 0, dbErr("bump volume epoch", err)
 	}

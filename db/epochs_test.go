@@ -35,7 +35,8 @@ func TestBumpVolumeEpoch(t *testing.T) {
 		require.Equal(t, int64(8), got.Epoch)
 		require.Equal(t, model.StatusInUse, got.Status)
 
-		// Concurrent bumps each get their own epoch.
+		// The same manager's concurrent claims share the epoch (its own workflows on one volume
+		// must not fence each other).
 		var (
 			wg   sync.WaitGroup
 			mu   sync.Mutex
@@ -53,10 +54,26 @@ func TestBumpVolumeEpoch(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		require.Len(t, seen, 8)
+		require.Equal(t, map[int64]bool{8: true}, seen)
+
+		// Another manager's claim raises it, and the first manager's next claim raises it again.
+		w2 := &model.Workflow{ID: "wf-2", Kind: model.WfCreateSnapshot, VolumeID: "ve", State: model.WfRunning}
+		require.NoError(t, s.CreateWorkflow(ctx, w2))
+		ok, err = s.ClaimWorkflow(ctx, "wf-2", "mgr-2", base)
+		require.NoError(t, err)
+		require.True(t, ok)
+		e, err = s.BumpVolumeEpoch(ctx, "ve", "wf-2", "mgr-2")
+		require.NoError(t, err)
+		require.Equal(t, int64(9), e)
+		e, err = s.BumpVolumeEpoch(ctx, "ve", "wf-2", "mgr-2")
+		require.NoError(t, err)
+		require.Equal(t, int64(9), e)
+		e, err = s.BumpVolumeEpoch(ctx, "ve", "wf-1", "mgr-1")
+		require.NoError(t, err)
+		require.Equal(t, int64(10), e)
 		got, err = s.GetVolume(ctx, "ve")
 		require.NoError(t, err)
-		require.Equal(t, int64(16), got.Epoch)
+		require.Equal(t, int64(10), got.Epoch)
 
 		_, err = s.BumpVolumeEpoch(ctx, "nope", "wf-1", "mgr-1")
 		require.ErrorIs(t, err, model.ErrNotFound)
@@ -70,7 +87,7 @@ func TestBumpVolumeEpoch(t *testing.T) {
 		require.ErrorIs(t, err, db.ErrLostClaim)
 		got, err = s.GetVolume(ctx, "ve")
 		require.NoError(t, err)
-		require.Equal(t, int64(16), got.Epoch, "unchanged")
+		require.Equal(t, int64(10), got.Epoch, "unchanged")
 		w.Owner, w.State = "mgr-1", model.WfDone
 		require.ErrorIs(t, s.UpdateOwnedWorkflow(ctx, w), db.ErrLostClaim)
 		w.Owner = "mgr-2"

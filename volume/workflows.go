@@ -188,6 +188,9 @@ func (m *Manager) deleteVolume(ctx context.Context, w *model.Workflow, log *slog
 	} else if err != nil {
 		return err
 	}
+	if err := m.waitSnapshotDeletes(ctx, v.ID); err != nil {
+		return err
+	}
 	if err := m.deleteLegs(ctx, v.ID); err != nil {
 		return err
 	}
@@ -205,6 +208,42 @@ func (m *Manager) deleteVolume(ctx context.Context, w *model.Workflow, log *slog
 		}
 		return finishIn(ctx, s, w, model.WfDone, "")
 	})
+}
+
+// waitSnapshotDeletes lets the delete_snapshot workflows of a cascade delete finish before the
+// volume goes (they run concurrently, started with it): the volume is never gone while its
+// snapshots are still listed. A snapshot left behind (its delete failed) fails the volume's
+// delete. Waiting longer than a minute, or a stopping manager, leaves the workflow for a retry.
+func (m *Manager) waitSnapshotDeletes(ctx context.Context, volumeID string) error {
+	st := m.db.Store()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		running, err := st.HasUnfinishedWorkflow(ctx, model.WfDeleteSnapshot, volumeID, "")
+		if err != nil {
+			return err
+		}
+		if !running {
+			break
+		}
+		if time.Now().After(deadline) {
+			return model.Errorf(model.ErrUnavailable, "Snapshots of volume %s are still being deleted.", volumeID)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-m.stop:
+			return model.Errorf(model.ErrUnavailable, "The volume manager is stopping.")
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	left, err := st.ListSnapshots(ctx, db.SnapshotQuery{VolumeID: volumeID})
+	if err != nil {
+		return err
+	}
+	if len(left) > 0 {
+		return model.Errorf(model.ErrInvalid, "Volume %s still has %d snapshot(s) that could not be deleted.", volumeID, len(left))
+	}
+	return nil
 }
 
 // deleteLegs removes every leg of a volume or snapshot from its dpv and marks it deleted.

@@ -1,0 +1,2 @@
+ALTER TABLE volumes DROP COLUMN epoch_claims;
+ALTER TABLE volumes DROP COLUMN epoch_owner;

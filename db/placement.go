@@ -84,6 +84,25 @@ func (s *Store) UpsertDPV(ctx context.Context, p *model.DPV) error {
 	return dbErr("upsert dpv", err)
 }
 
+// SetDPVState sets a dpv's state ("up", "draining"); heartbeats keep "draining". ErrNotFound if
+// the dpv is unknown.
+func (s *Store) SetDPVState(ctx context.Context, id, state string) error {
+	res, err := s.q.ExecContext(ctx, `UPDATE dpvs SET state = ? WHERE id = ? OR name = ?`, state, id, id)
+	if err != nil {
+		return dbErr("set dpv state", err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		if _, err := s.GetDPV(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // GetDPV returns one dpv; ErrNotFound if missing.
 func (s *Store) GetDPV(ctx context.Context, id string) (*model.DPV, error) {
 	p, err := scanDPV(s.q.QueryRowContext(ctx, `SELECT `+dpvCols+` FROM dpvs WHERE id = ?`, id))

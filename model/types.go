@@ -87,6 +87,13 @@ type Volume struct {
 	TerminatedAt     *time.Time
 }
 
+// DPV states an operator sets: up takes new legs; draining takes none and has its mirrored
+// legs moved to other dpvs by the volume managers.
+const (
+	DPVUp       = "up"
+	DPVDraining = "draining"
+)
+
 // Snapshot is a point-in-time copy of every leg of a volume.
 type Snapshot struct {
 	ID          string
@@ -177,7 +184,7 @@ type DPV struct {
 	TotalBytes       int64
 	FreeBytes        int64
 	ProvisionedBytes int64
-	State            string // "up", "down", "draining"
+	State            string // DPVUp, "down", DPVDraining
 	HeartbeatAt      time.Time
 	CreatedAt        time.Time
 }

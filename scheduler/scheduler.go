@@ -11,7 +11,7 @@ import (
 )
 
 // DPVUp is the DPV.State of a dpv that accepts new legs.
-const DPVUp = "up"
+const DPVUp = model.DPVUp
 
 // State is the read-only snapshot Place works on. Place never modifies it.
 type State struct {

@@ -210,7 +210,7 @@ func (m *Manager) RecordHeartbeat(ctx context.Context, hb rpc.DPVHeartbeat) erro
 	created := time.Now().UTC()
 	if err == nil {
 		created = old.CreatedAt
-		if old.State == "draining" {
+		if old.State == model.DPVDraining {
 			state = old.State
 		}
 	} else if !errors.Is(err, model.ErrNotFound) {

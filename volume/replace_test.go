@@ -21,6 +21,7 @@ func TestReplaceLostLegs(t *testing.T) {
 			t.Run("attached volume is resynced by its host", func(t *testing.T) { testReplaceAttached(t, dialect) })
 			t.Run("unattached volume is copied from its mirror", func(t *testing.T) { testReplaceDetached(t, dialect) })
 			t.Run("a restarted agent gets its exports back", func(t *testing.T) { testResyncOnRestart(t, dialect) })
+			t.Run("a draining dpv gives its legs away", func(t *testing.T) { testDrain(t, dialect) })
 		})
 	}
 }
@@ -128,6 +129,46 @@ func testReplaceDetached(t *testing.T, dialect string) {
 	r.silence(legs[1].DPVID, time.Hour, true)
 	r.silence(legs[0].DPVID, time.Hour, true)
 	require.Empty(t, r.watch())
+}
+
+// A drained dpv is alive: its mirrored legs are replaced at once (no silence needed, even with
+// leg_replace_after 0), heartbeats keep it draining, it gets no new leg, and the old legs are
+// deleted from it once replaced.
+func testDrain(t *testing.T, dialect string) {
+	ctx := context.Background()
+	r := newAttachRig(t, dialect)
+	r.m.opts.LegReplaceAfter = 0
+	vol := r.available(model.Layout{Mirrors: 2, Stripes: 1, ChunkKiB: 512})
+	data := []byte("bytes that must leave a draining dpv")
+	r.writeLogical(vol, 8192, data)
+	leaving := r.legs(vol)[1]
+	_, there := r.dpvs[leaving.DPVID].legs[leaving.ID]
+	require.True(t, there)
+	require.Empty(t, r.watch(), "nothing to do while every dpv is up")
+	require.NoError(t, r.db.Store().SetDPVState(ctx, leaving.DPVID, model.DPVDraining))
+	p, err := r.db.Store().GetDPV(ctx, leaving.DPVID)
+	require.NoError(t, err)
+	require.NoError(t, r.m.RecordHeartbeat(ctx, rpc.DPVHeartbeat{ID: p.ID, Name: p.Name, DVG: p.DVGID, URL: p.URL}))
+	p, err = r.db.Store().GetDPV(ctx, leaving.DPVID)
+	require.NoError(t, err)
+	require.Equal(t, model.DPVDraining, p.State, "a heartbeat does not undo a drain")
+
+	wfs := r.watch()
+	require.Len(t, wfs, 1)
+	w := r.run(wfs[0].ID)
+	require.Equal(t, model.WfDone, w.State, w.Error)
+	legs := r.legs(vol)
+	require.Len(t, legs, 2)
+	for _, l := range legs {
+		require.NotEqual(t, leaving.DPVID, l.DPVID, "no leg left on the draining dpv")
+	}
+	buf := make([]byte, len(data))
+	r.dpvs[legs[1].DPVID].legs[legs[1].ID].read(buf, 8192)
+	require.Equal(t, data, buf, "the new leg has the bytes")
+	r.m.WatchLegs(ctx)
+	_, still := r.dpvs[leaving.DPVID].legs[leaving.ID]
+	require.False(t, still, "the old leg is deleted from the draining dpv")
+	require.Empty(t, r.watch(), "drained")
 }
 
 func testResyncOnRestart(t *testing.T, dialect string) {

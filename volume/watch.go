@@ -16,7 +16,8 @@ import (
 )
 
 // WatchLegs runs the manager's leg upkeep once (the sweeper calls it): a replace_leg workflow
-// for every leg of a mirrored volume whose dpv has been silent longer than LegReplaceAfter (one
+// for every leg of a mirrored volume whose dpv is draining or has been silent longer than
+// LegReplaceAfter (one
 // at a time per leg, and only while another leg of its group can serve the bytes), and the
 // deletion of retired legs from dpvs that answer again.
 func (m *Manager) WatchLegs(ctx context.Context) {
@@ -29,9 +30,6 @@ func (m *Manager) WatchLegs(ctx context.Context) {
 }
 
 func (m *Manager) replaceLostLegs(ctx context.Context) error {
-	if m.opts.LegReplaceAfter <= 0 {
-		return nil
-	}
 	st := m.db.Store()
 	dpvs, err := st.ListDPVs(ctx, "")
 	if err != nil {
@@ -43,7 +41,9 @@ func (m *Manager) replaceLostLegs(ctx context.Context) error {
 	for _, p := range dpvs {
 		age := now.Sub(p.HeartbeatAt)
 		alive[p.ID] = age <= m.opts.HeartbeatTimeout && p.State != "down"
-		if age > m.opts.LegReplaceAfter {
+		// Legs leave a dpv silent too long (unless leg_replace_after is 0), and a draining one at
+		// once (an operator's `dlvm dpv drain`).
+		if (m.opts.LegReplaceAfter > 0 && age > m.opts.LegReplaceAfter) || p.State == model.DPVDraining {
 			lost = append(lost, p)
 		}
 	}
@@ -97,8 +97,8 @@ func (m *Manager) replaceLostLegs(ctx context.Context) error {
 				return err
 			}
 			replacing[l.ID] = true
-			m.log.Warn("dpv silent too long; replacing its leg", "dpv_id", p.ID, "silent_for", now.Sub(p.HeartbeatAt).Round(time.Second),
-				"volume_id", v.ID, "leg_id", l.ID, "workflow_id", w.ID)
+			m.log.Warn("replacing a leg of a lost or draining dpv", "dpv_id", p.ID, "dpv_state", p.State,
+				"silent_for", now.Sub(p.HeartbeatAt).Round(time.Second), "volume_id", v.ID, "leg_id", l.ID, "workflow_id", w.ID)
 			_ = m.bus.Cast(ctx, rpc.TopicVolume, rpc.MethodRunWorkflow, rpc.WorkflowRef{WorkflowID: w.ID})
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/dlvm-project/dlvm/etc"
 	"github.com/dlvm-project/dlvm/internal/agentauth"
 	"github.com/dlvm-project/dlvm/internal/runner"
+	"github.com/dlvm-project/dlvm/model"
 	"github.com/dlvm-project/dlvm/volume/agent"
 	"github.com/dlvm-project/dlvm/volume/pool"
 	"github.com/dlvm-project/dlvm/volume/rpc"
@@ -33,6 +34,35 @@ func runDBSync(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Println("dlvm: database schema is up to date")
+	return nil
+}
+
+// runDPVState is `dlvm dpv drain|undrain NAME`: a draining dpv gets no new legs, and the volume
+// managers replace its mirrored legs on other dpvs of its dvg (resynced in use, as for a lost
+// dpv), after which the legs it held are deleted from it; undrain puts it back in service.
+func runDPVState(ctx context.Context, args []string) error {
+	const use = "usage: dlvm dpv drain|undrain NAME [--config-file FILE]"
+	if len(args) < 2 || (args[0] != "drain" && args[0] != "undrain") {
+		return usageError(use)
+	}
+	verb, name := args[0], args[1]
+	cfg, err := loadConfig("dpv "+verb, args[2:])
+	if err != nil {
+		return err
+	}
+	d, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	state := model.DPVDraining
+	if verb == "undrain" {
+		state = model.DPVUp
+	}
+	if err := d.Store().SetDPVState(ctx, name, state); err != nil {
+		return err
+	}
+	fmt.Printf("dlvm: dpv %s is %s\n", name, state)
 	return nil
 }
 

@@ -27,6 +27,9 @@ commands:
   dpv-agent    storage server agent: pool + leg operations
   connector    compute host daemon: assembles multi-leg volumes (see --help)
   db sync      create or upgrade the database schema
+  dpv drain NAME | dpv undrain NAME
+               stop placing legs on a dpv and move its mirrored legs to other dpvs while
+               their volumes stay in use (undrain: take it back into service)
   version      print the version
 
 Every command but all-in-one reads --config-file (default /etc/dlvm/dlvm.conf).
@@ -60,6 +63,8 @@ func main() {
 		} else {
 			err = runDBSync(ctx, args[1:])
 		}
+	case "dpv":
+		err = runDPVState(ctx, args)
 	case "version", "--version":
 		fmt.Println("dlvm", version)
 	case "help", "-h", "--help":

@@ -79,13 +79,15 @@ PARTS=()
 bench_embedded() {
     local dir=$WORK/embedded api id dpv tgt conn
     mkdir -p "$dir"
-    alloc api; alloc id; alloc dpv 3; alloc tgt 3; alloc conn
+    alloc api; alloc id; alloc dpv 5; alloc tgt 5; alloc conn
     cat > "$dir/dlvm.conf" <<EOF
 [DEFAULT]
 quota_volumes = -1
 quota_gigabytes = -1
 log_file = $dir/dlvm.log
 [dlvm-1]
+max_over_subscription_ratio = 1000
+[dlvm-2]
 max_over_subscription_ratio = 1000
 [all_in_one]
 dpv_size_gb = 1000
@@ -97,7 +99,7 @@ EOF
     for _ in $(seq 600); do [ -s "$dir/openrc" ] && break; sleep 0.1; done
     wait_http "http://127.0.0.1:$api/" 60
     bin/dlvm-bench run --env embedded \
-        --desc "dlvm all-in-one (one process): SQLite, in-process bus, built-in identity, 3 file-pool dpvs with tgtd" \
+        --desc "dlvm all-in-one (one process): SQLite, in-process bus, built-in identity, 5 file-pool dpvs in 2 backends with tgtd" \
         --api "http://127.0.0.1:$api" --auth-url "http://127.0.0.1:$id/v3" --user admin --password admin --project admin \
         --procs "all-in-one=$pid" --counts "$COUNTS" --duration "$DUR" --connections "$CONNS" \
         --legs-glob "$dir/dpv-*/legs/*" --fill-budget "$BUDGET" --db-fill "$ROOT/scripts/bench-dbfill.sh sqlite $dir/dlvm.sqlite" \

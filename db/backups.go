@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
+	"slices"
 
 	"github.com/dlvm-project/dlvm/model"
 )
@@ -125,28 +127,13 @@ func (s *Store) ListBackups(ctx context.Context, q BackupQuery) ([]*model.Backup
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.q.QueryContext(ctx, `SELECT `+backupCols+` FROM backups WHERE `+where.sql()+tail, where.args...)
+	out, byID, err := queryAll(ctx, s.q, "list backups",
+		`SELECT `+backupCols+` FROM backups WHERE `+where.sql()+tail, where.args,
+		scanBackup, func(r *model.Backup) string { return r.ID })
 	if err != nil {
-		return nil, dbErr("list backups", err)
+		return nil, err
 	}
-	defer rows.Close()
-	out := []*model.Backup{}
-	byID := map[string]*model.Backup{}
-	var ids []string
-	for rows.Next() {
-		b, err := scanBackup(rows)
-		if err != nil {
-			return nil, dbErr("scan backup", err)
-		}
-		out = append(out, b)
-		byID[b.ID] = b
-		ids = append(ids, b.ID)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr("list backups", err)
-	}
-	rows.Close()
-	err = loadMetadata(ctx, s.q, "backup_metadata", "backup_id", ids, func(id, k, v string) { byID[id].Metadata[k] = v })
+	err = loadMetadata(ctx, s.q, "backup_metadata", "backup_id", slices.Collect(maps.Keys(byID)), func(id, k, v string) { byID[id].Metadata[k] = v })
 	if err != nil {
 		return nil, err
 	}

@@ -136,25 +136,12 @@ func (s *Store) ListGroupTypes(ctx context.Context, isPublic *bool, sort []SortK
 			order += " DESC"
 		}
 	}
-	rows, err := s.q.QueryContext(ctx, `SELECT `+groupTypeCols+` FROM group_types t WHERE `+c.sql()+` ORDER BY `+order, c.args...)
+	out, byID, err := queryAll(ctx, s.q, "list group types",
+		`SELECT `+groupTypeCols+` FROM group_types t WHERE `+c.sql()+` ORDER BY `+order, c.args,
+		scanGroupType, func(r *model.GroupType) string { return r.ID })
 	if err != nil {
-		return nil, dbErr("list group types", err)
+		return nil, err
 	}
-	defer rows.Close()
-	out := []*model.GroupType{}
-	byID := map[string]*model.GroupType{}
-	for rows.Next() {
-		t, err := scanGroupType(rows)
-		if err != nil {
-			return nil, dbErr("scan group type", err)
-		}
-		out = append(out, t)
-		byID[t.ID] = t
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr("list group types", err)
-	}
-	rows.Close()
 	if err := s.loadGroupSpecs(ctx, byID, c.sql(), c.args...); err != nil {
 		return nil, err
 	}

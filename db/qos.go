@@ -102,25 +102,12 @@ func (s *Store) loadQosKeys(ctx context.Context, byID map[string]*model.QosSpecs
 
 // ListQos returns every live QoS specs with keys, newest first.
 func (s *Store) ListQos(ctx context.Context) ([]*model.QosSpecs, error) {
-	rows, err := s.q.QueryContext(ctx, `SELECT `+qosCols+` FROM qos_specs WHERE deleted = 0 ORDER BY created_at DESC, id DESC`)
+	out, byID, err := queryAll(ctx, s.q, "list qos specs",
+		`SELECT `+qosCols+` FROM qos_specs WHERE deleted = 0 ORDER BY created_at DESC, id DESC`, nil,
+		scanQos, func(r *model.QosSpecs) string { return r.ID })
 	if err != nil {
-		return nil, dbErr("list qos specs", err)
+		return nil, err
 	}
-	defer rows.Close()
-	out := []*model.QosSpecs{}
-	byID := map[string]*model.QosSpecs{}
-	for rows.Next() {
-		q, err := scanQos(rows)
-		if err != nil {
-			return nil, dbErr("scan qos specs", err)
-		}
-		out = append(out, q)
-		byID[q.ID] = q
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr("list qos specs", err)
-	}
-	rows.Close()
 	if err := s.loadQosKeys(ctx, byID, `WHERE q.deleted = 0`); err != nil {
 		return nil, err
 	}

@@ -181,6 +181,28 @@ func (p *page) markerCond(ctx context.Context, q querier, cols []orderCol, c *co
 	return nil
 }
 
+// queryAll runs a SELECT and scans every row with scan; what names the rows in errors ("list
+// volumes"). Besides the rows in order, it returns them by id (id gives a row's id), for loading
+// their metadata or specs afterwards. The rows are closed before it returns.
+func queryAll[T any](ctx context.Context, q querier, what, query string, args []any,
+	scan func(rowScanner) (T, error), id func(T) string) ([]T, map[string]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, nil, dbErr(what, err)
+	}
+	defer rows.Close()
+	out, byID := []T{}, map[string]T{}
+	for rows.Next() {
+		r, err := scan(rows)
+		if err != nil {
+			return nil, nil, dbErr(what, err)
+		}
+		out = append(out, r)
+		byID[id(r)] = r
+	}
+	return out, byID, dbErr(what, rows.Err())
+}
+
 // loadMetadata reads key/value rows of table for the given owner ids (chunked IN lists: one
 // query per page of up to inChunk rows) and calls set for each.
 func loadMetadata(ctx context.Context, q querier, table, fk string, ids []string, set func(id, k, v string)) error {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
+	"slices"
 
 	"github.com/dlvm-project/dlvm/model"
 )
@@ -107,28 +109,13 @@ func (s *Store) ListSnapshots(ctx context.Context, q SnapshotQuery) ([]*model.Sn
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.q.QueryContext(ctx, `SELECT `+snapshotCols+` FROM snapshots WHERE `+where.sql()+tail, where.args...)
+	out, byID, err := queryAll(ctx, s.q, "list snapshots",
+		`SELECT `+snapshotCols+` FROM snapshots WHERE `+where.sql()+tail, where.args,
+		scanSnapshot, func(r *model.Snapshot) string { return r.ID })
 	if err != nil {
-		return nil, dbErr("list snapshots", err)
+		return nil, err
 	}
-	defer rows.Close()
-	out := []*model.Snapshot{}
-	byID := map[string]*model.Snapshot{}
-	var ids []string
-	for rows.Next() {
-		sn, err := scanSnapshot(rows)
-		if err != nil {
-			return nil, dbErr("scan snapshot", err)
-		}
-		out = append(out, sn)
-		byID[sn.ID] = sn
-		ids = append(ids, sn.ID)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr("list snapshots", err)
-	}
-	rows.Close()
-	err = loadMetadata(ctx, s.q, "snapshot_metadata", "snapshot_id", ids, func(id, k, v string) { byID[id].Metadata[k] = v })
+	err = loadMetadata(ctx, s.q, "snapshot_metadata", "snapshot_id", slices.Collect(maps.Keys(byID)), func(id, k, v string) { byID[id].Metadata[k] = v })
 	if err != nil {
 		return nil, err
 	}

@@ -136,25 +136,12 @@ func (s *Store) ListTypesVisible(ctx context.Context, project string) ([]*model.
 }
 
 func (s *Store) listTypes(ctx context.Context, c cond) ([]*model.VolumeType, error) {
-	rows, err := s.q.QueryContext(ctx, `SELECT `+typeCols+` FROM volume_types t WHERE `+c.sql()+` ORDER BY name, id`, c.args...)
+	out, byID, err := queryAll(ctx, s.q, "list volume types",
+		`SELECT `+typeCols+` FROM volume_types t WHERE `+c.sql()+` ORDER BY name, id`, c.args,
+		scanType, func(r *model.VolumeType) string { return r.ID })
 	if err != nil {
-		return nil, dbErr("list volume types", err)
+		return nil, err
 	}
-	defer rows.Close()
-	out := []*model.VolumeType{}
-	byID := map[string]*model.VolumeType{}
-	for rows.Next() {
-		t, err := scanType(rows)
-		if err != nil {
-			return nil, dbErr("scan volume type", err)
-		}
-		out = append(out, t)
-		byID[t.ID] = t
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr("list volume types", err)
-	}
-	rows.Close()
 	err = s.loadSpecs(ctx, `SELECT e.volume_type_id, e.spec_key, e.spec_value FROM volume_type_extra_specs e
 		JOIN volume_types t ON t.id = e.volume_type_id WHERE `+c.sql(), c.args, byID)
 	if err != nil {

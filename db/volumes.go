@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
+	"slices"
 
 	"github.com/dlvm-project/dlvm/model"
 )
@@ -140,28 +142,13 @@ func (s *Store) ListVolumes(ctx context.Context, q VolumeQuery) ([]*model.Volume
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.q.QueryContext(ctx, `SELECT `+volumeCols+` FROM volumes WHERE `+where.sql()+tail, where.args...)
+	out, byID, err := queryAll(ctx, s.q, "list volumes",
+		`SELECT `+volumeCols+` FROM volumes WHERE `+where.sql()+tail, where.args,
+		scanVolume, func(r *model.Volume) string { return r.ID })
 	if err != nil {
-		return nil, dbErr("list volumes", err)
+		return nil, err
 	}
-	defer rows.Close()
-	out := []*model.Volume{}
-	byID := map[string]*model.Volume{}
-	ids := []string{}
-	for rows.Next() {
-		v, err := scanVolume(rows)
-		if err != nil {
-			return nil, dbErr("scan volume", err)
-		}
-		out = append(out, v)
-		byID[v.ID] = v
-		ids = append(ids, v.ID)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr("list volumes", err)
-	}
-	rows.Close()
-	err = loadMetadata(ctx, s.q, "volume_metadata", "volume_id", ids, func(id, k, val string) { byID[id].Metadata[k] = val })
+	err = loadMetadata(ctx, s.q, "volume_metadata", "volume_id", slices.Collect(maps.Keys(byID)), func(id, k, val string) { byID[id].Metadata[k] = val })
 	if err != nil {
 		return nil, err
 	}

@@ -254,15 +254,7 @@ func (h *Handler) listAttachments(detail bool) handlerFunc {
 			}
 			last = a.ID
 		}
-		resp := map[string]any{"attachments": out}
-		path := "attachments"
-		if detail {
-			path += "/detail"
-		}
-		if l := nextLinks(r, path, len(page), p.limit, last); l != nil {
-			resp["attachments_links"] = l
-		}
-		writeJSON(w, http.StatusOK, resp)
+		writeJSON(w, http.StatusOK, listBody(r, "attachments", detail, out, p.limit, last))
 		return nil
 	}
 }

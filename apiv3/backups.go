@@ -130,18 +130,11 @@ func (h *Handler) listBackups(detail bool) handlerFunc {
 				list = append(list, backupSummary(ctx, b))
 			}
 		}
-		out := map[string]any{"backups": list}
-		path := "backups"
-		if detail {
-			path = "backups/detail"
-		}
 		last := ""
 		if len(bs) > 0 {
 			last = bs[len(bs)-1].ID
 		}
-		if l := nextLinks(r, path, len(bs), p.limit, last); l != nil {
-			out["backups_links"] = l
-		}
+		out := listBody(r, "backups", detail, list, p.limit, last)
 		if st.ver.AtLeast(mvCountInfo) && boolParam(q.Get("with_count")) {
 			bq.Limit, bq.Marker, bq.Offset, bq.Sort = 0, "", 0, nil
 			all, err := h.svc.ListBackups(ctx, st.caller, bq, allTenants)

@@ -68,14 +68,11 @@ func (h *Handler) listMessages(w http.ResponseWriter, r *http.Request) error {
 	for _, m := range msgs {
 		list = append(list, messageView(ctx, m))
 	}
-	out := map[string]any{"messages": list}
 	last := ""
 	if len(msgs) > 0 {
 		last = msgs[len(msgs)-1].ID
 	}
-	if l := nextLinks(r, "messages", len(msgs), p.limit, last); l != nil {
-		out["messages_links"] = l
-	}
+	out := listBody(r, "messages", false, list, p.limit, last)
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

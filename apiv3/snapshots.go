@@ -100,18 +100,11 @@ func (h *Handler) listSnapshots(detail bool) handlerFunc {
 		for _, s := range snaps {
 			list = append(list, snapshotView(ctx, s, detail, detail))
 		}
-		out := map[string]any{"snapshots": list}
-		path := "snapshots"
-		if detail {
-			path = "snapshots/detail"
-		}
 		last := ""
 		if len(snaps) > 0 {
 			last = snaps[len(snaps)-1].ID
 		}
-		if l := nextLinks(r, path, len(snaps), p.limit, last); l != nil {
-			out["snapshots_links"] = l
-		}
+		out := listBody(r, "snapshots", detail, list, p.limit, last)
 		if st.ver.AtLeast(mvCountInfo) && boolParam(q.Get("with_count")) {
 			sq.Limit, sq.Marker, sq.Offset, sq.Sort = 0, "", 0, nil
 			all, err := h.svc.ListSnapshots(ctx, st.caller, sq, allTenants)

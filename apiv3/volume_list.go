@@ -192,18 +192,11 @@ func (h *Handler) listVolumes(detail bool) handlerFunc {
 				list = append(list, volumeSummary(ctx, v))
 			}
 		}
-		out := map[string]any{"volumes": list}
-		path := "volumes"
-		if detail {
-			path = "volumes/detail"
-		}
 		last := ""
 		if len(vols) > 0 {
 			last = vols[len(vols)-1].ID
 		}
-		if l := nextLinks(r, path, len(vols), p.limit, last); l != nil {
-			out["volumes_links"] = l
-		}
+		out := listBody(r, "volumes", detail, list, p.limit, last)
 		if state(ctx).ver.AtLeast(mvCountInfo) && boolParam(q.Get("with_count")) {
 			vq.Limit, vq.Marker, vq.Offset, vq.Sort = 0, "", 0, nil
 			all, err := h.svc.ListVolumes(ctx, caller, vq, allTenants)

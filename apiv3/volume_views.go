@@ -63,6 +63,20 @@ func links(ctx context.Context, coll, id string) []any {
 	}
 }
 
+// listBody is a list response: items under coll and, when the page is full, the next link under
+// coll+"_links" (pointing at coll or coll/detail). lastID is the page's last item.
+func listBody(r *http.Request, coll string, detail bool, items []any, limit int, lastID string) map[string]any {
+	out := map[string]any{coll: items}
+	path := coll
+	if detail {
+		path += "/detail"
+	}
+	if l := nextLinks(r, path, len(items), limit, lastID); l != nil {
+		out[coll+"_links"] = l
+	}
+	return out
+}
+
 // nextLinks returns the collection's "next" link when a full page was returned.
 func nextLinks(r *http.Request, path string, n, limit int, lastID string) []any {
 	if limit <= 0 || n < limit || lastID == "" {

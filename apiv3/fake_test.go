@@ -104,6 +104,12 @@ func (f *fakeService) GetVolume(ctx context.Context, c api.Caller, id string) (*
 	return &cp, nil
 }
 
+func (f *fakeService) CountVolumes(ctx context.Context, c api.Caller, q db.VolumeQuery, allTenants bool) (int, error) {
+	q.Limit, q.Marker, q.Offset, q.Sort = 0, "", 0, nil
+	vols, err := f.ListVolumes(ctx, c, q, allTenants)
+	return len(vols), err
+}
+
 func (f *fakeService) ListVolumes(ctx context.Context, c api.Caller, q db.VolumeQuery, allTenants bool) ([]*model.Volume, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -35,6 +35,7 @@ type Service interface {
 	CreateVolume(ctx context.Context, c api.Caller, req api.CreateVolumeRequest) (*model.Volume, error)
 	GetVolume(ctx context.Context, c api.Caller, id string) (*model.Volume, error)
 	ListVolumes(ctx context.Context, c api.Caller, q db.VolumeQuery, allTenants bool) ([]*model.Volume, error)
+	CountVolumes(ctx context.Context, c api.Caller, q db.VolumeQuery, allTenants bool) (int, error)
 	UpdateVolume(ctx context.Context, c api.Caller, id string, u api.VolumeUpdate) (*model.Volume, error)
 	DeleteVolume(ctx context.Context, c api.Caller, id string, cascade, force bool) error
 	ExtendVolume(ctx context.Context, c api.Caller, id string, newSize int) error

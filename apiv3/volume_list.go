@@ -198,12 +198,11 @@ func (h *Handler) listVolumes(detail bool) handlerFunc {
 		}
 		out := listBody(r, "volumes", detail, list, p.limit, last)
 		if state(ctx).ver.AtLeast(mvCountInfo) && boolParam(q.Get("with_count")) {
-			vq.Limit, vq.Marker, vq.Offset, vq.Sort = 0, "", 0, nil
-			all, err := h.svc.ListVolumes(ctx, caller, vq, allTenants)
+			n, err := h.svc.CountVolumes(ctx, caller, vq, allTenants)
 			if err != nil {
 				return err
 			}
-			out["count"] = len(all)
+			out["count"] = n
 		}
 		writeJSON(w, http.StatusOK, out)
 		return nil

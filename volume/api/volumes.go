@@ -259,6 +259,15 @@ func (a *API) ListVolumes(ctx context.Context, c Caller, q db.VolumeQuery, allTe
 	return a.db.Store().ListVolumes(ctx, q)
 }
 
+// CountVolumes counts what ListVolumes would return without paging (with_count, 3.45+) in one
+// COUNT query.
+func (a *API) CountVolumes(ctx context.Context, c Caller, q db.VolumeQuery, allTenants bool) (int, error) {
+	if !c.IsAdmin || !allTenants {
+		q.ProjectID = c.ProjectID
+	}
+	return a.db.Store().CountVolumes(ctx, q)
+}
+
 // VolumeUpdate holds the fields a PUT /volumes/{id} may change; nil = unchanged.
 type VolumeUpdate struct {
 	Name        *string

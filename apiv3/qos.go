@@ -34,8 +34,8 @@ func (h *Handler) qosRoutes(add addFunc, v30 Version) {
 	add("DELETE", "/qos-specs/{id}", v30, h.deleteQos)
 	add("PUT", "/qos-specs/{id}/delete_keys", v30, h.unsetQosKeys)
 	add("GET", "/qos-specs/{id}/associations", v30, h.qosAssociations)
-	add("GET", "/qos-specs/{id}/associate", v30, h.associateQos)
-	add("GET", "/qos-specs/{id}/disassociate", v30, h.disassociateQos)
+	add("GET", "/qos-specs/{id}/associate", v30, h.qosTypeAction(Service.AssociateQos))
+	add("GET", "/qos-specs/{id}/disassociate", v30, h.qosTypeAction(Service.DisassociateQos))
 	add("GET", "/qos-specs/{id}/disassociate_all", v30, h.disassociateAllQos)
 }
 
@@ -206,36 +206,24 @@ func volTypeParam(r *http.Request) (string, error) {
 	return id, nil
 }
 
-func (h *Handler) associateQos(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	if err := authorizeAdmin(ctx, "volume_extension:qos_specs_manage:update"); err != nil {
-		return err
+// qosTypeAction is associate or disassociate (GET ?vol_type_id=, as the CLI sends them): admin,
+// the type id from the query, then act on the specs of the URL.
+func (h *Handler) qosTypeAction(act func(svc Service, ctx context.Context, c api.Caller, id, typeID string) error) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		ctx := r.Context()
+		if err := authorizeAdmin(ctx, "volume_extension:qos_specs_manage:update"); err != nil {
+			return err
+		}
+		typeID, err := volTypeParam(r)
+		if err != nil {
+			return err
+		}
+		if err := act(h.svc, ctx, state(ctx).caller, mux.Vars(r)["id"], typeID); err != nil {
+			return err
+		}
+		writeEmpty(w, http.StatusAccepted)
+		return nil
 	}
-	typeID, err := volTypeParam(r)
-	if err != nil {
-		return err
-	}
-	if err := h.svc.AssociateQos(ctx, state(ctx).caller, mux.Vars(r)["id"], typeID); err != nil {
-		return err
-	}
-	writeEmpty(w, http.StatusAccepted)
-	return nil
-}
-
-func (h *Handler) disassociateQos(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	if err := authorizeAdmin(ctx, "volume_extension:qos_specs_manage:update"); err != nil {
-		return err
-	}
-	typeID, err := volTypeParam(r)
-	if err != nil {
-		return err
-	}
-	if err := h.svc.DisassociateQos(ctx, state(ctx).caller, mux.Vars(r)["id"], typeID); err != nil {
-		return err
-	}
-	writeEmpty(w, http.StatusAccepted)
-	return nil
 }
 
 func (h *Handler) disassociateAllQos(w http.ResponseWriter, r *http.Request) error {

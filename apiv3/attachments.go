@@ -302,16 +302,22 @@ func timeOrEmpty(t *time.Time) any {
 	return t.UTC().Format(timeFormat)
 }
 
-// volumeAttachmentsView is the "attachments" field of a volume view: its attached attachments
-// (Cinder's _get_attachments); host_name only for admins. Errors give an empty list: a view
-// never fails because of its attachments.
-func (h *Handler) volumeAttachmentsView(ctx context.Context, v *model.Volume) []any {
+// attachments is the "attachments" field of a volume view: its attached attachments (Cinder's
+// _get_attachments); host_name only for admins. Errors give an empty list (a view never fails
+// because of its attachments) and mark the lookups failed, so that view is not cached.
+func (l *viewLookups) attachments(ctx context.Context, v *model.Volume) []any {
 	out := []any{}
 	if v.AttachStatus != model.AttachAttached {
-		return out // nothing attached: no query (lists stay one query per page)
+		return out // nothing attached: no query
 	}
-	atts, err := h.svc.VolumeAttachments(ctx, state(ctx).caller, v.ID)
-	if err != nil {
+	atts, ok := l.atts[v.ID]
+	if l.atts == nil {
+		var err error
+		if atts, err = l.h.svc.VolumeAttachments(ctx, state(ctx).caller, v.ID); err != nil {
+			l.failed = true
+			return out
+		}
+	} else if !ok {
 		return out
 	}
 	for _, a := range atts {

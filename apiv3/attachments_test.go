@@ -91,6 +91,7 @@ func (e *stackEngine) Quiesce(context.Context, string) (func(), error)          
 // daemon (fake engine) registered as host "compute-1".
 type stack struct {
 	d     *db.DB
+	svc   *api.API
 	srv   *httptest.Server
 	agent *stackAgent
 	eng   *stackEngine
@@ -111,6 +112,7 @@ func newStack(t *testing.T) *stack {
 	go func() { defer close(done); _ = m.Run(ctx) }()
 	svc, err := api.New(d, bus, api.Options{}, log)
 	require.NoError(t, err)
+	s.svc = svc
 	s.srv = httptest.NewServer(New(svc, Options{Identity: HeaderIdentity}))
 	t.Cleanup(func() { s.srv.Close(); cancel(); <-done; _ = bus.Close(); host.Close() })
 	require.NoError(t, d.Store().UpsertDPV(ctx, &model.DPV{ID: "dpv-1", Name: "dpv-1", URL: "http://dpv-1", CreatedAt: time.Now()}))

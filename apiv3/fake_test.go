@@ -2,6 +2,8 @@ package apiv3
 
 import (
 	"context"
+	"fmt"
+	"hash/fnv"
 	"maps"
 	"slices"
 	"sync"
@@ -101,7 +103,43 @@ func (f *fakeService) GetVolume(ctx context.Context, c api.Caller, id string) (*
 	}
 	cp := *v
 	cp.Metadata = maps.Clone(v.Metadata)
+	cp.Rev = fakeRev(v)
 	return &cp, nil
+}
+
+// fakeRev stands for the database's revision: a hash of everything the fake keeps of a volume,
+// so it moves whenever a fake write changes the volume.
+func fakeRev(v *model.Volume) int64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%+v", *v)
+	for _, k := range slices.Sorted(maps.Keys(v.Metadata)) {
+		fmt.Fprintf(h, "\x00%s=%s", k, v.Metadata[k])
+	}
+	return int64(h.Sum64() >> 1)
+}
+
+func (f *fakeService) GetVolumeRev(ctx context.Context, c api.Caller, id string) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, err := f.vol(c, id)
+	if err != nil {
+		return 0, err
+	}
+	return fakeRev(v), nil
+}
+
+func (f *fakeService) ListVolumeRevs(ctx context.Context, c api.Caller, q db.VolumeQuery, allTenants bool) ([]db.VolumeRev, error) {
+	vols, err := f.ListVolumes(ctx, c, q, allTenants)
+	out := make([]db.VolumeRev, len(vols))
+	for i, v := range vols {
+		out[i] = db.VolumeRev{ID: v.ID, ProjectID: v.ProjectID, Rev: v.Rev}
+	}
+	return out, err
+}
+
+// AttachmentsOf: the fake keeps no attachments (attachments_test.go uses the real service).
+func (f *fakeService) AttachmentsOf(ctx context.Context, volumeIDs []string) (map[string][]*model.Attachment, error) {
+	return map[string][]*model.Attachment{}, nil
 }
 
 func (f *fakeService) CountVolumes(ctx context.Context, c api.Caller, q db.VolumeQuery, allTenants bool) (int, error) {
@@ -119,10 +157,11 @@ func (f *fakeService) ListVolumes(ctx context.Context, c api.Caller, q db.Volume
 	var out []*model.Volume
 	for _, v := range f.vols {
 		if (q.ProjectID != "" && v.ProjectID != q.ProjectID) || (q.Name != "" && v.Name != q.Name) ||
-			(q.Status != "" && v.Status != q.Status) {
+			(q.Status != "" && v.Status != q.Status) || (len(q.IDs) > 0 && !slices.Contains(q.IDs, v.ID)) {
 			continue
 		}
 		cp := *v
+		cp.Rev = fakeRev(v)
 		out = append(out, &cp)
 	}
 	slices.SortFunc(out, func(a, b *model.Volume) int { return b.CreatedAt.Compare(a.CreatedAt) })

@@ -101,7 +101,7 @@ func (h *Handler) manageVolume(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"volume": volumeDetail(ctx, v, h.newTypeNames(), false)})
+	writeJSON(w, http.StatusAccepted, map[string]any{"volume": volumeDetail(ctx, v, h.newLookups(), false)})
 	return nil
 }
 

@@ -35,6 +35,9 @@ type Service interface {
 	CreateVolume(ctx context.Context, c api.Caller, req api.CreateVolumeRequest) (*model.Volume, error)
 	GetVolume(ctx context.Context, c api.Caller, id string) (*model.Volume, error)
 	ListVolumes(ctx context.Context, c api.Caller, q db.VolumeQuery, allTenants bool) ([]*model.Volume, error)
+	ListVolumeRevs(ctx context.Context, c api.Caller, q db.VolumeQuery, allTenants bool) ([]db.VolumeRev, error)
+	GetVolumeRev(ctx context.Context, c api.Caller, id string) (int64, error)
+	AttachmentsOf(ctx context.Context, volumeIDs []string) (map[string][]*model.Attachment, error)
 	CountVolumes(ctx context.Context, c api.Caller, q db.VolumeQuery, allTenants bool) (int, error)
 	UpdateVolume(ctx context.Context, c api.Caller, id string, u api.VolumeUpdate) (*model.Volume, error)
 	DeleteVolume(ctx context.Context, c api.Caller, id string, cascade, force bool) error
@@ -85,6 +88,9 @@ type Options struct {
 	PublicURL string
 	// Log receives request failures (with request_id). Nil discards.
 	Log *slog.Logger
+	// ViewCacheBytes bounds the cache of encoded volume views (viewCache); 0 is 8 MiB, negative
+	// turns it off.
+	ViewCacheBytes int
 }
 
 // Handler serves the Cinder v3 API.
@@ -93,11 +99,12 @@ type Handler struct {
 	opts   Options
 	log    *slog.Logger
 	router *mux.Router
+	views  *viewCache
 }
 
 // New returns the API handler over svc.
 func New(svc Service, opts Options) *Handler {
-	h := &Handler{svc: svc, opts: opts, log: opts.Log}
+	h := &Handler{svc: svc, opts: opts, log: opts.Log, views: newViewCache(opts.ViewCacheBytes)}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}

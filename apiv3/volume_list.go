@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/dlvm-project/dlvm/db"
-	"github.com/dlvm-project/dlvm/model"
 )
 
 // listParams are the pagination and sort parameters common to list calls.
@@ -177,36 +176,59 @@ func (h *Handler) listVolumes(detail bool) handlerFunc {
 		}
 		vq.Sort, vq.Limit, vq.Marker, vq.Offset = p.sort, p.limit, p.marker, p.offset
 		caller := state(ctx).caller
-		var vols []*model.Volume
+		var items [][]byte
+		last := ""
 		if p.limit > 0 { // limit=0 asks for an empty page, as Cinder's paginate_query gives
-			if vols, err = h.svc.ListVolumes(ctx, caller, vq, allTenants); err != nil {
+			if items, last, err = h.volumePage(ctx, vq, allTenants, detail); err != nil {
 				return err
 			}
 		}
-		types := h.newTypeNames()
-		list := make([]any, 0, len(vols))
-		for _, v := range vols {
-			if detail {
-				list = append(list, volumeDetail(ctx, v, types, true))
-			} else {
-				list = append(list, volumeSummary(ctx, v))
+		if items == nil {
+			items = [][]byte{} // a list field, not a value
+		}
+		fields := []rawField{{key: "volumes", list: items}}
+		if l := nextLinks(r, listPath("volumes", detail), len(items), p.limit, last); l != nil {
+			b, err := appendJSON(nil, l)
+			if err != nil {
+				return err
 			}
+			fields = append(fields, rawField{key: "volumes_links", val: b})
 		}
-		last := ""
-		if len(vols) > 0 {
-			last = vols[len(vols)-1].ID
-		}
-		out := listBody(r, "volumes", detail, list, p.limit, last)
 		if state(ctx).ver.AtLeast(mvCountInfo) && boolParam(q.Get("with_count")) {
 			n, err := h.svc.CountVolumes(ctx, caller, vq, allTenants)
 			if err != nil {
 				return err
 			}
-			out["count"] = n
+			fields = append(fields, rawField{key: "count", val: strconv.AppendInt(nil, int64(n), 10)})
 		}
-		writeJSON(w, http.StatusOK, out)
+		writeJSONObject(w, http.StatusOK, fields)
 		return nil
 	}
+}
+
+// volumePage returns the encoded views of one page of volumes (detailed, from the view cache,
+// or the summary) and the id of its last volume.
+func (h *Handler) volumePage(ctx context.Context, vq db.VolumeQuery, allTenants, detail bool) ([][]byte, string, error) {
+	caller := state(ctx).caller
+	if detail {
+		revs, err := h.svc.ListVolumeRevs(ctx, caller, vq, allTenants)
+		if err != nil || len(revs) == 0 {
+			return nil, "", err
+		}
+		items, err := h.volumeViews(ctx, revs)
+		return items, revs[len(revs)-1].ID, err
+	}
+	vols, err := h.svc.ListVolumes(ctx, caller, vq, allTenants)
+	if err != nil || len(vols) == 0 {
+		return nil, "", err
+	}
+	items := make([][]byte, len(vols))
+	for i, v := range vols {
+		if items[i], err = appendJSON(nil, volumeSummary(ctx, v)); err != nil {
+			return nil, "", err
+		}
+	}
+	return items, vols[len(vols)-1].ID, nil
 }
 
 func (h *Handler) volumeSummary(w http.ResponseWriter, r *http.Request) error {

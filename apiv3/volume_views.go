@@ -2,6 +2,7 @@ package apiv3
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"net/http"
 	"net/url"
@@ -67,14 +68,18 @@ func links(ctx context.Context, coll, id string) []any {
 // coll+"_links" (pointing at coll or coll/detail). lastID is the page's last item.
 func listBody(r *http.Request, coll string, detail bool, items []any, limit int, lastID string) map[string]any {
 	out := map[string]any{coll: items}
-	path := coll
-	if detail {
-		path += "/detail"
-	}
-	if l := nextLinks(r, path, len(items), limit, lastID); l != nil {
+	if l := nextLinks(r, listPath(coll, detail), len(items), limit, lastID); l != nil {
 		out[coll+"_links"] = l
 	}
 	return out
+}
+
+// listPath is the path of collection coll's list: coll, or coll/detail.
+func listPath(coll string, detail bool) string {
+	if detail {
+		return coll + "/detail"
+	}
+	return coll
 }
 
 // nextLinks returns the collection's "next" link when a full page was returned.
@@ -92,17 +97,22 @@ func nextLinks(r *http.Request, path string, n, limit int, lastID string) []any 
 	return []any{map[string]any{"rel": "next", "href": state(r.Context()).prefix + "/" + path + "?" + q.Encode()}}
 }
 
-// typeNames resolves volume type ids to names once per request.
-type typeNames struct {
+// viewLookups resolves what volume views show from other resources, once per request: type
+// names, and the attachments of a list page when read in one query (newListLookups).
+type viewLookups struct {
 	h     *Handler
 	cache map[string]*model.VolumeType
+	atts  map[string][]*model.Attachment // nil: each attached volume's are read on their own
+	// failed: a lookup failed for another reason than not found; the views rendered with these
+	// lookups show a fallback and must not be cached
+	failed bool
 }
 
-func (h *Handler) newTypeNames() *typeNames {
-	return &typeNames{h: h, cache: map[string]*model.VolumeType{}}
+func (h *Handler) newLookups() *viewLookups {
+	return &viewLookups{h: h, cache: map[string]*model.VolumeType{}}
 }
 
-func (t *typeNames) get(ctx context.Context, id string) *model.VolumeType {
+func (t *viewLookups) get(ctx context.Context, id string) *model.VolumeType {
 	if id == "" {
 		return nil
 	}
@@ -112,6 +122,7 @@ func (t *typeNames) get(ctx context.Context, id string) *model.VolumeType {
 	vt, err := t.h.svc.GetType(ctx, state(ctx).caller, id)
 	if err != nil {
 		vt = nil
+		t.failed = t.failed || !errors.Is(err, model.ErrNotFound)
 	}
 	t.cache[id] = vt
 	return vt
@@ -123,7 +134,7 @@ func volumeSummary(ctx context.Context, v *model.Volume) map[string]any {
 
 // volumeDetail is Cinder 21's detailed volume view at the request's microversion. ext adds the
 // attributes Cinder's controller extensions add to show and detail (not to create or update).
-func volumeDetail(ctx context.Context, v *model.Volume, types *typeNames, ext bool) map[string]any {
+func volumeDetail(ctx context.Context, v *model.Volume, types *viewLookups, ext bool) map[string]any {
 	st := state(ctx)
 	ver, admin := st.ver, st.caller.IsAdmin
 	var typeName any = orNull(v.VolumeTypeID)
@@ -151,7 +162,7 @@ func volumeDetail(ctx context.Context, v *model.Volume, types *typeNames, ext bo
 		"replication_status":  "disabled",
 		"consistencygroup_id": nil,
 		"multiattach":         v.Multiattach,
-		"attachments":         types.h.volumeAttachmentsView(ctx, v),
+		"attachments":         types.attachments(ctx, v),
 	}
 	if admin {
 		m["migration_status"] = orNull(v.MigrationStatus)

@@ -41,11 +41,11 @@ func (h *Handler) showVolume(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v, err := h.svc.GetVolume(ctx, state(ctx).caller, id)
+	b, err := h.volumeView(ctx, id)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"volume": volumeDetail(ctx, v, h.newTypeNames(), true)})
+	writeJSONObject(w, http.StatusOK, []rawField{{key: "volume", val: b}})
 	return nil
 }
 
@@ -151,7 +151,7 @@ func (h *Handler) createVolume(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"volume": volumeDetail(ctx, v, h.newTypeNames(), false)})
+	writeJSON(w, http.StatusAccepted, map[string]any{"volume": volumeDetail(ctx, v, h.newLookups(), false)})
 	return nil
 }
 
@@ -202,7 +202,7 @@ func (h *Handler) updateVolume(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"volume": volumeDetail(ctx, v, h.newTypeNames(), false)})
+	writeJSON(w, http.StatusOK, map[string]any{"volume": volumeDetail(ctx, v, h.newLookups(), false)})
 	return nil
 }
 

@@ -18,6 +18,7 @@ type AttachmentQuery struct {
 	InstanceUUID string
 	Status       string
 	Host         string
+	VolumeIDs    []string // any of these volumes (none: no filter)
 }
 
 const attachmentCols = `id, volume_id, instance_uuid, project_id, attach_status, attach_mode, attached_host,
@@ -74,14 +75,19 @@ func (s *Store) CreateAttachment(ctx context.Context, a *model.Attachment) error
 		a.UpdatedAt = a.CreatedAt
 	}
 	a.CreatedAt, a.UpdatedAt = norm(a.CreatedAt), norm(a.UpdatedAt)
-	_, err := s.q.ExecContext(ctx, `INSERT INTO attachments (`+attachmentCols+`) VALUES (`+placeholders(16)+`)`,
-		a.ID, a.VolumeID, a.InstanceUUID, a.ProjectID, a.Status, a.AttachMode, a.Host, a.Mountpoint,
-		jsonArg(a.Connector), jsonArg(a.ConnectionInfo), a.ErrorReason, s.tvp(a.AttachedAt), s.tvp(a.DetachedAt),
-		s.tv(a.CreatedAt), s.tv(a.UpdatedAt), a.Deleted)
-	if isDuplicate(err) {
-		return model.Errorf(model.ErrConflict, "Attachment %s already exists.", a.ID)
-	}
-	return dbErr("create attachment", err)
+	return s.write(ctx, func(s *Store) error {
+		_, err := s.q.ExecContext(ctx, `INSERT INTO attachments (`+attachmentCols+`) VALUES (`+placeholders(16)+`)`,
+			a.ID, a.VolumeID, a.InstanceUUID, a.ProjectID, a.Status, a.AttachMode, a.Host, a.Mountpoint,
+			jsonArg(a.Connector), jsonArg(a.ConnectionInfo), a.ErrorReason, s.tvp(a.AttachedAt), s.tvp(a.DetachedAt),
+			s.tv(a.CreatedAt), s.tv(a.UpdatedAt), a.Deleted)
+		if isDuplicate(err) {
+			return model.Errorf(model.ErrConflict, "Attachment %s already exists.", a.ID)
+		}
+		if err != nil {
+			return dbErr("create attachment", err)
+		}
+		return s.bumpVolumeRev(ctx, "id = ?", a.VolumeID) // the volume's views list its attachments
+	})
 }
 
 // GetAttachment returns one attachment; ErrNotFound if missing or deleted.
@@ -107,6 +113,13 @@ func (s *Store) ListAttachments(ctx context.Context, q AttachmentQuery) ([]*mode
 			c.add(f.col+" = ?", f.v)
 		}
 	}
+	if len(q.VolumeIDs) > 0 {
+		args := make([]any, len(q.VolumeIDs))
+		for i, id := range q.VolumeIDs {
+			args[i] = id
+		}
+		c.add("volume_id IN ("+placeholders(len(args))+")", args...)
+	}
 	rows, err := s.q.QueryContext(ctx, `SELECT `+attachmentCols+` FROM attachments WHERE `+c.sql()+`
 		ORDER BY created_at, id`, c.args...)
 	if err != nil {
@@ -128,32 +141,45 @@ func (s *Store) ListAttachments(ctx context.Context, q AttachmentQuery) ([]*mode
 // Deleted, and sets UpdatedAt. ErrNotFound if missing or deleted.
 func (s *Store) UpdateAttachment(ctx context.Context, a *model.Attachment) error {
 	t := now()
-	res, err := s.q.ExecContext(ctx, `UPDATE attachments SET instance_uuid = ?, attach_status = ?, attach_mode = ?,
-		attached_host = ?, mountpoint = ?, connector = ?, connection_info = ?, error_reason = ?, attach_time = ?,
-		detach_time = ?, updated_at = ? WHERE id = ? AND deleted = 0`,
-		a.InstanceUUID, a.Status, a.AttachMode, a.Host, a.Mountpoint, jsonArg(a.Connector), jsonArg(a.ConnectionInfo),
-		a.ErrorReason, s.tvp(a.AttachedAt), s.tvp(a.DetachedAt), s.tv(t), a.ID)
-	if err != nil {
-		return dbErr("update attachment", err)
+	err := s.write(ctx, func(s *Store) error {
+		res, err := s.q.ExecContext(ctx, `UPDATE attachments SET instance_uuid = ?, attach_status = ?, attach_mode = ?,
+			attached_host = ?, mountpoint = ?, connector = ?, connection_info = ?, error_reason = ?, attach_time = ?,
+			detach_time = ?, updated_at = ? WHERE id = ? AND deleted = 0`,
+			a.InstanceUUID, a.Status, a.AttachMode, a.Host, a.Mountpoint, jsonArg(a.Connector), jsonArg(a.ConnectionInfo),
+			a.ErrorReason, s.tvp(a.AttachedAt), s.tvp(a.DetachedAt), s.tv(t), a.ID)
+		if err != nil {
+			return dbErr("update attachment", err)
+		}
+		n, err := affected(res)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return notFound("Attachment", a.ID)
+		}
+		return s.bumpVolumeRev(ctx, "id = (SELECT volume_id FROM attachments WHERE id = ?)", a.ID)
+	})
+	if err == nil {
+		a.UpdatedAt = t
 	}
-	n, err := affected(res)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return notFound("Attachment", a.ID)
-	}
-	a.UpdatedAt = t
-	return nil
+	return err
 }
 
 // DeleteAttachment soft-deletes an attachment: status detached, detach time and deleted_at set.
 // Idempotent: a missing or already deleted attachment is not an error.
 func (s *Store) DeleteAttachment(ctx context.Context, id string) error {
 	t := s.tv(now())
-	_, err := s.q.ExecContext(ctx, `UPDATE attachments SET deleted = 1, deleted_at = ?, updated_at = ?,
-		detach_time = ?, attach_status = ? WHERE id = ? AND deleted = 0`, t, t, t, model.AttachDetached, id)
-	return dbErr("delete attachment", err)
+	return s.write(ctx, func(s *Store) error {
+		res, err := s.q.ExecContext(ctx, `UPDATE attachments SET deleted = 1, deleted_at = ?, updated_at = ?,
+			detach_time = ?, attach_status = ? WHERE id = ? AND deleted = 0`, t, t, t, model.AttachDetached, id)
+		if err != nil {
+			return dbErr("delete attachment", err)
+		}
+		if n, err := affected(res); err != nil || n == 0 {
+			return err
+		}
+		return s.bumpVolumeRev(ctx, "id = (SELECT volume_id FROM attachments WHERE id = ?)", id)
+	})
 }
 
 // SyncVolumeAttachState sets a volume's status and attach_status from its live attachments

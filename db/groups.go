@@ -141,7 +141,7 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 
 // SetVolumeGroup sets (groupID != "") or clears a live volume's group; ErrNotFound if missing.
 func (s *Store) SetVolumeGroup(ctx context.Context, volumeID, groupID string) error {
-	res, err := s.q.ExecContext(ctx, `UPDATE volumes SET group_id = ?, updated_at = ? WHERE id = ? AND deleted = 0`,
+	res, err := s.q.ExecContext(ctx, `UPDATE volumes SET group_id = ?, updated_at = ?, rev = rev + 1 WHERE id = ? AND deleted = 0`,
 		groupID, s.tv(now()), volumeID)
 	if err != nil {
 		return dbErr("set volume group", err)

@@ -322,7 +322,11 @@ func (s *Store) setStatus(ctx context.Context, table, what, id string, from []st
 		c.add("status IN ("+placeholders(len(from))+")", args...)
 	}
 	args := append([]any{to, s.tv(now())}, c.args...)
-	res, err := s.q.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET status = ?, updated_at = ? WHERE %s", table, c.sql()), args...)
+	set := "status = ?, updated_at = ?"
+	if table == "volumes" {
+		set += ", rev = rev + 1" // volume views are cached by revision (bumpVolumeRev)
+	}
+	res, err := s.q.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE %s", table, set, c.sql()), args...)
 	if err != nil {
 		return dbErr("set "+table+" status", err)
 	}

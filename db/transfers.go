@@ -94,7 +94,7 @@ func (s *Store) DeleteTransfer(ctx context.Context, id string, accepted bool, de
 // and user. It moves rows only; quota usage is the caller's to move in the same transaction.
 func (s *Store) MoveVolume(ctx context.Context, volumeID, projectID, userID string, snapshots bool) error {
 	t := s.tv(now())
-	res, err := s.q.ExecContext(ctx, `UPDATE volumes SET project_id = ?, user_id = ?, updated_at = ? WHERE id = ? AND deleted = 0`,
+	res, err := s.q.ExecContext(ctx, `UPDATE volumes SET project_id = ?, user_id = ?, updated_at = ?, rev = rev + 1 WHERE id = ? AND deleted = 0`,
 		projectID, userID, t, volumeID)
 	if err != nil {
 		return dbErr("move volume", err)

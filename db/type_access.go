@@ -27,7 +27,10 @@ func (s *Store) AddTypeAccess(ctx context.Context, typeID, project string) error
 		if isDuplicate(err) {
 			return model.Errorf(model.ErrConflict, "Volume type access for %s / %s combination already exists.", typeID, project)
 		}
-		return dbErr("add type access", err)
+		if err != nil {
+			return dbErr("add type access", err)
+		}
+		return s.bumpVolumeRev(ctx, "volume_type_id = ? AND deleted = 0", typeID) // views name only types the caller may see
 	})
 }
 
@@ -49,7 +52,7 @@ func (s *Store) RemoveTypeAccess(ctx context.Context, typeID, project string) er
 		if n == 0 {
 			return model.Errorf(model.ErrNotFound, "Volume type access not found for %s / %s combination.", typeID, project)
 		}
-		return nil
+		return s.bumpVolumeRev(ctx, "volume_type_id = ? AND deleted = 0", typeID)
 	})
 }
 

@@ -178,7 +178,7 @@ func (s *Store) UpdateType(ctx context.Context, t *model.VolumeType) error {
 			return notFound("Volume type", t.ID)
 		}
 		t.UpdatedAt = tm
-		return nil
+		return s.bumpVolumeRev(ctx, "volume_type_id = ? AND deleted = 0", t.ID) // views show the type's name
 	})
 }
 

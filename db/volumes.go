@@ -15,6 +15,9 @@ const volumeCols = `id, project_id, user_id, display_name, display_description, 
 	bootable, read_only, read_only_set, multiattach, host, dvg_id, layout_mirrors, layout_stripes, layout_chunk_kib,
 	epoch, error_reason, created_at, updated_at, launched_at, terminated_at, group_id`
 
+// volumeSelect is what scanVolume reads: volumeCols and the revision (which inserts leave at 0).
+const volumeSelect = volumeCols + `, rev`
+
 // volumeSortColumns maps API sort keys to columns (the whitelist).
 var volumeSortColumns = map[string]string{
 	"created_at":        "created_at",
@@ -39,7 +42,7 @@ func scanVolume(r rowScanner) (*model.Volume, error) {
 	err := r.Scan(&v.ID, &v.ProjectID, &v.UserID, &v.Name, &v.Description, &v.Size, &v.Status,
 		&v.AttachStatus, &v.MigrationStatus, &v.AvailabilityZone, &v.VolumeTypeID, &v.SnapshotID, &v.SourceVolID,
 		&v.Bootable, &v.ReadOnly, &v.ReadOnlySet, &v.Multiattach, &v.Host, &v.DVGID, &v.Layout.Mirrors, &v.Layout.Stripes, &v.Layout.ChunkKiB,
-		&v.Epoch, &v.ErrorReason, &created, &updated, &launched, &terminal, &v.GroupID)
+		&v.Epoch, &v.ErrorReason, &created, &updated, &launched, &terminal, &v.GroupID, &v.Rev)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +82,7 @@ func (s *Store) CreateVolume(ctx context.Context, v *model.Volume) error {
 
 // GetVolume returns the volume with its metadata; ErrNotFound if missing or deleted.
 func (s *Store) GetVolume(ctx context.Context, id string) (*model.Volume, error) {
-	v, err := scanVolume(s.q.QueryRowContext(ctx, `SELECT `+volumeCols+` FROM volumes WHERE id = ? AND deleted = 0`, id))
+	v, err := scanVolume(s.q.QueryRowContext(ctx, `SELECT `+volumeSelect+` FROM volumes WHERE id = ? AND deleted = 0`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("Volume", id)
 	}
@@ -143,7 +146,7 @@ func (s *Store) ListVolumes(ctx context.Context, q VolumeQuery) ([]*model.Volume
 		return nil, err
 	}
 	out, byID, err := queryAll(ctx, s.q, "list volumes",
-		`SELECT `+volumeCols+` FROM volumes WHERE `+where.sql()+tail, where.args,
+		`SELECT `+volumeSelect+` FROM volumes WHERE `+where.sql()+tail, where.args,
 		scanVolume, func(r *model.Volume) string { return r.ID })
 	if err != nil {
 		return nil, err
@@ -153,6 +156,48 @@ func (s *Store) ListVolumes(ctx context.Context, q VolumeQuery) ([]*model.Volume
 		return nil, err
 	}
 	return out, nil
+}
+
+// VolumeRev is a volume's id, project and revision (model.Volume.Rev).
+type VolumeRev struct {
+	ID, ProjectID string
+	Rev           int64
+}
+
+// ListVolumeRevs returns the id, project and revision of each volume ListVolumes(q) returns, in
+// the same order: one query over the list index, no metadata.
+func (s *Store) ListVolumeRevs(ctx context.Context, q VolumeQuery) ([]VolumeRev, error) {
+	where, scope := volumeFilter(q)
+	p := page{table: "volumes", what: "Volume", columns: volumeSortColumns, sort: q.Sort,
+		marker: q.Marker, scope: scope, limit: q.Limit, offset: q.Offset}
+	tail, err := p.apply(ctx, s.q, &where)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.q.QueryContext(ctx, `SELECT id, project_id, rev FROM volumes WHERE `+where.sql()+tail, where.args...)
+	if err != nil {
+		return nil, dbErr("list volume revisions", err)
+	}
+	defer rows.Close()
+	out := make([]VolumeRev, 0, min(max(q.Limit, 0), 1000))
+	for rows.Next() {
+		var r VolumeRev
+		if err := rows.Scan(&r.ID, &r.ProjectID, &r.Rev); err != nil {
+			return nil, dbErr("scan volume revision", err)
+		}
+		out = append(out, r)
+	}
+	return out, dbErr("list volume revisions", rows.Err())
+}
+
+// GetVolumeRev returns one volume's project and revision; ErrNotFound if missing or deleted.
+func (s *Store) GetVolumeRev(ctx context.Context, id string) (VolumeRev, error) {
+	r := VolumeRev{ID: id}
+	err := s.q.QueryRowContext(ctx, `SELECT project_id, rev FROM volumes WHERE id = ? AND deleted = 0`, id).Scan(&r.ProjectID, &r.Rev)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, notFound("Volume", id)
+	}
+	return r, dbErr("get volume revision", err)
 }
 
 // CountVolumes counts the matching volumes, ignoring Sort/Limit/Marker/Offset.
@@ -174,7 +219,7 @@ func (s *Store) UpdateVolume(ctx context.Context, v *model.Volume) error {
 		size = ?, status = ?, attach_status = ?, migration_status = ?, availability_zone = ?, volume_type_id = ?,
 		snapshot_id = ?, source_volid = ?, bootable = ?, read_only = ?, read_only_set = ?, multiattach = ?, host = ?, dvg_id = ?,
 		layout_mirrors = ?, layout_stripes = ?, layout_chunk_kib = ?, error_reason = ?,
-		updated_at = ?, launched_at = ?, terminated_at = ?, group_id = ?
+		updated_at = ?, launched_at = ?, terminated_at = ?, group_id = ?, rev = rev + 1
 		WHERE id = ? AND deleted = 0`,
 		v.UserID, v.Name, v.Description, v.Size, v.Status, v.AttachStatus, v.MigrationStatus, v.AvailabilityZone,
 		v.VolumeTypeID, v.SnapshotID, v.SourceVolID, v.Bootable, v.ReadOnly, v.ReadOnlySet, v.Multiattach, v.Host, v.DVGID,
@@ -213,26 +258,43 @@ func (s *Store) SetVolumeMetadata(ctx context.Context, id string, md map[string]
 		if !ok {
 			return notFound("Volume", id)
 		}
-		return s.setMetadata(ctx, "volume_metadata", "volume_id", id, md, replace)
+		if err := s.setMetadata(ctx, "volume_metadata", "volume_id", id, md, replace); err != nil {
+			return err
+		}
+		return s.bumpVolumeRev(ctx, "id = ?", id)
 	})
 }
 
 // DeleteVolumeMetadata removes one key; ErrNotFound if the key is absent.
 func (s *Store) DeleteVolumeMetadata(ctx context.Context, id, key string) error {
-	ok, err := s.exists(ctx, "volumes", id)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return notFound("Volume", id)
-	}
-	return s.deleteMetadataKey(ctx, "volume_metadata", "volume_id", id, key)
+	return s.write(ctx, func(s *Store) error {
+		ok, err := s.exists(ctx, "volumes", id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return notFound("Volume", id)
+		}
+		if err := s.deleteMetadataKey(ctx, "volume_metadata", "volume_id", id, key); err != nil {
+			return err
+		}
+		return s.bumpVolumeRev(ctx, "id = ?", id)
+	})
+}
+
+// bumpVolumeRev moves the revision of the volumes matching where (a WHERE clause over volumes):
+// writes that change a volume's views without updating its row (metadata, attachments, its
+// type) call it in their transaction, so a cached view keyed by the old revision is never served
+// again once they commit.
+func (s *Store) bumpVolumeRev(ctx context.Context, where string, args ...any) error {
+	_, err := s.q.ExecContext(ctx, `UPDATE volumes SET rev = rev + 1 WHERE `+where, args...)
+	return dbErr("move volume revision", err)
 }
 
 // DeleteVolume soft-deletes the volume (status deleted, deleted_at set). Idempotent.
 func (s *Store) DeleteVolume(ctx context.Context, id string) error {
 	t := s.tv(now())
-	_, err := s.q.ExecContext(ctx, `UPDATE volumes SET deleted = 1, deleted_at = ?, updated_at = ?, status = ?
+	_, err := s.q.ExecContext(ctx, `UPDATE volumes SET deleted = 1, deleted_at = ?, updated_at = ?, status = ?, rev = rev + 1
 		WHERE id = ? AND deleted = 0`, t, t, model.StatusDeleted, id)
 	return dbErr("delete volume", err)
 }

@@ -79,6 +79,7 @@ type Volume struct {
 	DVGID            string // dvg the legs live in, set once scheduled
 	Layout           Layout
 	Epoch            int64 // fencing epoch, bumped on every ownership change
+	Rev              int64 // revision of what the API views show: moved by every write that changes them
 	Metadata         map[string]string
 	ErrorReason      string // last failure, user-safe (feeds user messages)
 	CreatedAt        time.Time

@@ -71,6 +71,23 @@ func (a *API) VolumeAttachments(ctx context.Context, c Caller, volumeID string) 
 	return a.db.Store().ListAttachments(ctx, db.AttachmentQuery{VolumeID: volumeID})
 }
 
+// AttachmentsOf returns the live attachments of volumes the caller has already been given
+// (a list page), by volume id, in one query.
+func (a *API) AttachmentsOf(ctx context.Context, volumeIDs []string) (map[string][]*model.Attachment, error) {
+	out := map[string][]*model.Attachment{}
+	if len(volumeIDs) == 0 {
+		return out, nil
+	}
+	atts, err := a.db.Store().ListAttachments(ctx, db.AttachmentQuery{VolumeIDs: volumeIDs})
+	if err != nil {
+		return nil, err
+	}
+	for _, at := range atts {
+		out[at.VolumeID] = append(out[at.VolumeID], at)
+	}
+	return out, nil
+}
+
 // reserve is Cinder's _attachment_reserve inside a transaction: the volume must be available
 // (or, when multiattach, in-use); a non-multiattach volume already used by the same instance
 // is accepted too (Nova's live migration, resize and rebuild create a second attachment), any

@@ -259,6 +259,27 @@ func (a *API) ListVolumes(ctx context.Context, c Caller, q db.VolumeQuery, allTe
 	return a.db.Store().ListVolumes(ctx, q)
 }
 
+// ListVolumeRevs returns the id and revision of each volume ListVolumes would return, in its
+// order (the API serves cached views of the ones whose revision it has seen).
+func (a *API) ListVolumeRevs(ctx context.Context, c Caller, q db.VolumeQuery, allTenants bool) ([]db.VolumeRev, error) {
+	if !c.IsAdmin || !allTenants {
+		q.ProjectID = c.ProjectID
+	}
+	return a.db.Store().ListVolumeRevs(ctx, q)
+}
+
+// GetVolumeRev returns the revision of a volume the caller may see; the errors of GetVolume.
+func (a *API) GetVolumeRev(ctx context.Context, c Caller, id string) (int64, error) {
+	r, err := a.db.Store().GetVolumeRev(ctx, id)
+	if err != nil {
+		return 0, notFound(err, "Volume %s could not be found.", id)
+	}
+	if !visible(c, r.ProjectID) {
+		return 0, model.Errorf(model.ErrNotFound, "Volume %s could not be found.", id)
+	}
+	return r.Rev, nil
+}
+
 // CountVolumes counts what ListVolumes would return without paging (with_count, 3.45+) in one
 // COUNT query.
 func (a *API) CountVolumes(ctx context.Context, c Caller, q db.VolumeQuery, allTenants bool) (int, error) {

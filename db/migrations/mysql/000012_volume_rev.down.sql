@@ -1,0 +1,3 @@
+DROP INDEX volumes_project_created_idx ON volumes;
+CREATE INDEX volumes_project_created_idx ON volumes (project_id, deleted, created_at, id);
+ALTER TABLE volumes DROP COLUMN rev;

@@ -57,7 +57,8 @@ tempest:
 
 # fio (4 KiB random write/read at QD1 and QD32, 1 MiB sequential) on the assembled 1-leg, 2-mirror
 # and 2x2 devices next to the raw tgtd LUN (libiscsi) and a plain file, one run: a table on the
-# terminal, JSON in bench-data.json. DLVM_BENCH_SECONDS=N per job (default 4). About 4 minutes.
+# terminal, JSON in bench-data.json. DLVM_BENCH_SECONDS=N per job (default 4), DLVM_BENCH_PPROF=host:port
+# serves the all-in-one's /debug/pprof during the run. About 4 minutes.
 bench-data: build
 	@scripts/deps.sh test
 	DLVM_BIN=$(CURDIR)/$(BIN) DLVM_BENCH_DATA=1 DLVM_BENCH_OUT=$(CURDIR)/bench-data.json \

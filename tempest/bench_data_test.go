@@ -94,7 +94,13 @@ func TestBenchData(t *testing.T) {
 	}
 	started := time.Now()
 	load0 := loadAverage()
-	s := startService(t)
+	var args []string
+	if addr := os.Getenv("DLVM_BENCH_PPROF"); addr != "" { // profile the all-in-one (engine included)
+		conf := filepath.Join(t.TempDir(), "pprof.conf")
+		require.NoError(t, os.WriteFile(conf, []byte("[DEFAULT]\npprof_listen = "+addr+"\n"), 0o644))
+		args = append(args, "--config-file", conf)
+	}
+	s := startService(t, args...)
 	c, _ := s.client(t, s.env["OS_USERNAME"], s.env["OS_PASSWORD"], s.env["OS_PROJECT_NAME"])
 	c.Microversion = "3.70"
 	ctx := context.Background()

@@ -250,23 +250,21 @@ func (s *Store) SetVolumeStatus(ctx context.Context, id string, from []string, t
 // SetVolumeMetadata merges md into the volume's metadata, or replaces it when replace is true.
 // ErrNotFound if the volume is missing or deleted.
 func (s *Store) SetVolumeMetadata(ctx context.Context, id string, md map[string]string, replace bool) error {
-	return s.write(ctx, func(s *Store) error {
-		ok, err := s.exists(ctx, "volumes", id)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return notFound("Volume", id)
-		}
-		if err := s.setMetadata(ctx, "volume_metadata", "volume_id", id, md, replace); err != nil {
-			return err
-		}
-		return s.bumpVolumeRev(ctx, "id = ?", id)
+	return s.changeVolumeMetadata(ctx, id, func(s *Store) error {
+		return s.setMetadata(ctx, "volume_metadata", "volume_id", id, md, replace)
 	})
 }
 
 // DeleteVolumeMetadata removes one key; ErrNotFound if the key is absent.
 func (s *Store) DeleteVolumeMetadata(ctx context.Context, id, key string) error {
+	return s.changeVolumeMetadata(ctx, id, func(s *Store) error {
+		return s.deleteMetadataKey(ctx, "volume_metadata", "volume_id", id, key)
+	})
+}
+
+// changeVolumeMetadata runs fn on a live volume's metadata and moves its revision, in one
+// transaction. ErrNotFound if the volume is missing or deleted.
+func (s *Store) changeVolumeMetadata(ctx context.Context, id string, fn func(s *Store) error) error {
 	return s.write(ctx, func(s *Store) error {
 		ok, err := s.exists(ctx, "volumes", id)
 		if err != nil {
@@ -275,7 +273,7 @@ func (s *Store) DeleteVolumeMetadata(ctx context.Context, id, key string) error 
 		if !ok {
 			return notFound("Volume", id)
 		}
-		if err := s.deleteMetadataKey(ctx, "volume_metadata", "volume_id", id, key); err != nil {
+		if err := fn(s); err != nil {
 			return err
 		}
 		return s.bumpVolumeRev(ctx, "id = ?", id)

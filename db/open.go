@@ -161,7 +161,11 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 			}
 		}
 		if maxIdle == 0 {
-			maxIdle = maxOpen / 2
+			// every open connection may stay idle: with fewer, a burst larger than the idle
+			// pool closes connections only to dial them again (TCP, auth, session variables)
+			// a moment later, and re-prepare the cached statements on them; idle ones still
+			// go after ConnMaxIdleTime
+			maxIdle = maxOpen
 		}
 		pool.SetConnMaxLifetime(30 * time.Minute)
 		pool.SetConnMaxIdleTime(5 * time.Minute)

@@ -11,7 +11,8 @@
 # cycles, then token validation first use vs cached, and prints a table plus the JSON file.
 #
 # Environment: BENCH_ENVS (default "embedded mariadb"), BENCH_COUNTS (100,1000,10000),
-# BENCH_DURATION (5s per phase), BENCH_CONNECTIONS (8), BENCH_FILL_BUDGET (45s: the longest API
+# BENCH_DURATION (5s per phase), BENCH_CONNECTIONS (8), BENCH_CREATE_CONNECTIONS (16: creates in
+# flight during the fills), BENCH_FILL_BUDGET (45s: the longest API
 # fill of one stage; what it did not create is inserted into the database by
 # scripts/bench-dbfill.sh and labelled so in the output), BENCH_OUT (bench.json), BENCH_KS_DIR
 # (where the Keystones run; started and stopped by the bench unless they already run there),
@@ -24,6 +25,7 @@ ENVS=${BENCH_ENVS:-embedded mariadb}
 COUNTS=${BENCH_COUNTS:-100,1000,10000}
 DUR=${BENCH_DURATION:-5s}
 CONNS=${BENCH_CONNECTIONS:-8}
+CCONNS=${BENCH_CREATE_CONNECTIONS:-16} # volumes being created at once in the fills
 BUDGET=${BENCH_FILL_BUDGET:-45s} # API fill per stage; the rest of the volumes go straight into the DB
 OUT=${BENCH_OUT:-$ROOT/bench.json}
 KS_DIR=${BENCH_KS_DIR:-/tmp/dlvm-bench-keystone}
@@ -113,7 +115,7 @@ EOF
     bin/dlvm-bench run --env embedded \
         --desc "dlvm all-in-one (one process): SQLite, in-process bus, built-in identity, 5 file-pool dpvs in 2 backends with tgtd" \
         --api "http://127.0.0.1:$api" --auth-url "http://127.0.0.1:$id/v3" --user admin --password admin --project admin \
-        --procs "all-in-one=$pid" --counts "$COUNTS" --duration "$DUR" --connections "$CONNS" \
+        --procs "all-in-one=$pid" --counts "$COUNTS" --duration "$DUR" --connections "$CONNS" --create-connections "$CCONNS" \
         --legs-glob "$dir/dpv-*/legs/*" --fill-budget "$BUDGET" --db-fill "$ROOT/scripts/bench-dbfill.sh sqlite $dir/dlvm.sqlite" \
         --out "$WORK/embedded.json" > /dev/null 2> >(tee "$WORK/embedded.log" >&2)
     PARTS+=("$WORK/embedded.json")
@@ -205,7 +207,7 @@ target_port = $tgt
     bin/dlvm-bench run --env mariadb \
         --desc "dlvm api, scheduler, volume, 3 dpv-agents (file pools, tgtd) as processes; MariaDB, RabbitMQ, upstream Keystone (fernet tokens)" \
         --api "http://127.0.0.1:$api" --auth-url "$KEYSTONE_FERNET_URL/v3" --user admin --password "$KEYSTONE_ADMIN_PASS" --project admin \
-        --procs "$procs" --token-samples 15 --counts "$COUNTS" --duration "$DUR" --connections "$CONNS" \
+        --procs "$procs" --token-samples 15 --counts "$COUNTS" --duration "$DUR" --connections "$CONNS" --create-connections "$CCONNS" \
         --legs-glob "$dir/dpv-*/legs/*" --fill-budget "$BUDGET" --db-fill "$ROOT/scripts/bench-dbfill.sh mysql $DBNAME" \
         --out "$WORK/mariadb.json" > /dev/null 2> >(tee "$WORK/mariadb.log" >&2)
     PARTS+=("$WORK/mariadb.json")

@@ -147,15 +147,9 @@ func (m *Manager) createLegs(ctx context.Context, dpvs map[string]*model.DPV, le
 	return todo, nil
 }
 
-// setLegsAvailable records legs as available.
+// setLegsAvailable records legs as available (one statement).
 func setLegsAvailable(ctx context.Context, s *db.Store, legs []*model.Leg) error {
-	for _, l := range legs {
-		l.Status = model.LegAvailable
-		if err := s.UpdateLeg(ctx, l); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.SetLegStatuses(ctx, legs, model.LegAvailable)
 }
 
 // source is the clone source of a new volume: its legs and geometry.

@@ -89,6 +89,12 @@ func parseMySQL(raw string) (*target, error) {
 	cfg.ParseTime = true
 	cfg.ClientFoundRows = true // RowsAffected counts matched rows, so "no change" is not "missing"
 	cfg.Timeout = 10 * time.Second
+	// Statements run in a transaction (the pool's own go through prepared statements, see
+	// stmtCache) are sent with their arguments in place: one round trip each, where the
+	// driver would otherwise prepare, execute and close a server-side statement around every
+	// one. Safe with the utf8mb4 connection charset set below (the driver refuses to
+	// interpolate for charsets where escaping is ambiguous).
+	cfg.InterpolateParams = true
 	cfg.Params = map[string]string{
 		"time_zone":                "'+00:00'",
 		"innodb_lock_wait_timeout": "20",
@@ -161,7 +167,11 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 			}
 		}
 		if maxIdle == 0 {
-			maxIdle = maxOpen / 2
+			// every open connection may stay idle: with fewer, a burst larger than the idle
+			// pool closes connections only to dial them again (TCP, auth, session variables)
+			// a moment later, and re-prepare the cached statements on them; idle ones still
+			// go after ConnMaxIdleTime
+			maxIdle = maxOpen
 		}
 		pool.SetConnMaxLifetime(30 * time.Minute)
 		pool.SetConnMaxIdleTime(5 * time.Minute)

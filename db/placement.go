@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 
 	"github.com/dlvm-project/dlvm/model"
 )
@@ -148,27 +149,72 @@ func (s *Store) CreateLegs(ctx context.Context, legs []*model.Leg) error {
 	if len(legs) == 0 {
 		return nil
 	}
-	return s.write(ctx, func(s *Store) error {
+	// one multi-row INSERT: one round trip for all the legs of a volume
+	args := make([]any, 0, 11*len(legs))
+	for _, l := range legs {
+		if l.CreatedAt.IsZero() {
+			l.CreatedAt = now()
+		}
+		if l.UpdatedAt.IsZero() {
+			l.UpdatedAt = l.CreatedAt
+		}
+		l.CreatedAt, l.UpdatedAt = norm(l.CreatedAt), norm(l.UpdatedAt)
+		args = append(args, l.ID, l.OwnerKind, l.OwnerID, l.Group, l.Mirror, l.DPVID, l.SizeBytes, l.SourceLegID,
+			l.Status, s.tv(l.CreatedAt), s.tv(l.UpdatedAt))
+	}
+	rows := strings.TrimSuffix(strings.Repeat("("+placeholders(11)+"), ", len(legs)), ", ")
+	_, err := s.q.ExecContext(ctx, `INSERT INTO legs (`+legCols+`) VALUES `+rows, args...)
+	if isDuplicate(err) {
+		ids := make([]string, len(legs))
+		for i, l := range legs {
+			ids[i] = l.ID
+		}
+		return model.Errorf(model.ErrConflict, "Leg %s already exists.", strings.Join(ids, " or "))
+	}
+	return dbErr("create leg", err)
+}
+
+// SetLegStatuses sets the status of legs (one statement) and their UpdatedAt. ErrNotFound, and
+// nothing written inside a transaction, unless every leg exists.
+func (s *Store) SetLegStatuses(ctx context.Context, legs []*model.Leg, status string) error {
+	if len(legs) == 0 {
+		return nil
+	}
+	t := now()
+	args := []any{status, s.tv(t)}
+	for _, l := range legs {
+		args = append(args, l.ID)
+	}
+	return s.write(ctx, func(tx *Store) error {
+		res, err := tx.q.ExecContext(ctx, `UPDATE legs SET status = ?, updated_at = ? WHERE id IN (`+placeholders(len(legs))+`)`, args...)
+		if err != nil {
+			return dbErr("update legs", err)
+		}
+		n, err := affected(res)
+		if err != nil {
+			return err
+		}
+		if n != int64(len(legs)) {
+			return notFound("Leg", legs[0].ID)
+		}
 		for _, l := range legs {
-			if l.CreatedAt.IsZero() {
-				l.CreatedAt = now()
-			}
-			if l.UpdatedAt.IsZero() {
-				l.UpdatedAt = l.CreatedAt
-			}
-			l.CreatedAt, l.UpdatedAt = norm(l.CreatedAt), norm(l.UpdatedAt)
-			_, err := s.q.ExecContext(ctx, `INSERT INTO legs (`+legCols+`) VALUES (`+placeholders(11)+`)`,
-				l.ID, l.OwnerKind, l.OwnerID, l.Group, l.Mirror, l.DPVID, l.SizeBytes, l.SourceLegID, l.Status,
-				s.tv(l.CreatedAt), s.tv(l.UpdatedAt))
-			if isDuplicate(err) {
-				return model.Errorf(model.ErrConflict, "Leg %s already exists.", l.ID)
-			}
-			if err != nil {
-				return dbErr("create leg", err)
-			}
+			l.Status, l.UpdatedAt = status, t
 		}
 		return nil
 	})
+}
+
+// PlaceVolume records where a new volume lives (its dvg and Cinder host), only while it is
+// still creating and unplaced: one conditional UPDATE that writes no other column. It reports
+// whether it did; false when the volume is missing, deleted, left creating, or has a dvg.
+func (s *Store) PlaceVolume(ctx context.Context, id, dvgID, host string) (bool, error) {
+	res, err := s.q.ExecContext(ctx, `UPDATE volumes SET dvg_id = ?, host = ?, updated_at = ?
+		WHERE id = ? AND deleted = 0 AND status = ? AND dvg_id = ''`, dvgID, host, s.tv(now()), id, model.StatusCreating)
+	if err != nil {
+		return false, dbErr("place volume", err)
+	}
+	n, err := affected(res)
+	return n == 1, err
 }
 
 func (s *Store) listLegs(ctx context.Context, where string, arg any) ([]*model.Leg, error) {

@@ -142,3 +142,45 @@ func TestLegs(t *testing.T) {
 		require.Len(t, vl, 3)
 	})
 }
+
+func TestSetLegStatusesAndPlaceVolume(t *testing.T) {
+	each(t, func(t *testing.T, ctx context.Context, d *db.DB) {
+		s := d.Store()
+		legs := []*model.Leg{
+			{ID: "a", OwnerKind: model.OwnerVolume, OwnerID: "v1", DPVID: "d1", SizeBytes: 1, Status: model.LegCreating},
+			{ID: "b", OwnerKind: model.OwnerVolume, OwnerID: "v1", Mirror: 1, DPVID: "d2", SizeBytes: 1, Status: model.LegCreating},
+		}
+		require.NoError(t, s.CreateLegs(ctx, legs))
+		require.NoError(t, s.SetLegStatuses(ctx, legs, model.LegAvailable))
+		got, err := s.ListLegs(ctx, "v1")
+		require.NoError(t, err)
+		for _, l := range got {
+			require.Equal(t, model.LegAvailable, l.Status)
+		}
+		err = d.InTx(ctx, func(tx *db.Store) error {
+			return tx.SetLegStatuses(ctx, []*model.Leg{{ID: "a"}, {ID: "nope"}}, model.LegDeleted)
+		})
+		require.ErrorIs(t, err, model.ErrNotFound)
+		got, err = s.ListLegs(ctx, "v1")
+		require.NoError(t, err)
+		require.Len(t, got, 2, "nothing written when a leg is missing")
+
+		v := newVolume("pv", "p1", base)
+		v.Status, v.DVGID, v.Host = model.StatusCreating, "", ""
+		require.NoError(t, s.CreateVolume(ctx, v))
+		ok, err := s.PlaceVolume(ctx, "pv", "dvg-9", "dlvm@b#dvg-9")
+		require.NoError(t, err)
+		require.True(t, ok)
+		pv, err := s.GetVolume(ctx, "pv")
+		require.NoError(t, err)
+		require.Equal(t, "dvg-9", pv.DVGID)
+		require.Equal(t, "dlvm@b#dvg-9", pv.Host)
+		require.Equal(t, v.Name, pv.Name)
+		ok, err = s.PlaceVolume(ctx, "pv", "dvg-8", "x")
+		require.NoError(t, err)
+		require.False(t, ok, "placed already")
+		ok, err = s.PlaceVolume(ctx, "missing", "dvg-8", "x")
+		require.NoError(t, err)
+		require.False(t, ok)
+	})
+}

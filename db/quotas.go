@@ -123,27 +123,34 @@ func (s *Store) reserve(ctx context.Context, projectID string, deltas, limits ma
 		return nil
 	}
 	for _, r := range pos {
-		if err := s.ensureUsage(ctx, projectID, r); err != nil {
-			return errors.Join(err, undo())
-		}
 		d := deltas[r]
 		lim, limited := limits[r]
 		limited = limited && lim >= 0
-		var (
-			res sql.Result
-			err error
-		)
-		if limited {
-			res, err = s.q.ExecContext(ctx, `UPDATE quota_usages SET in_use = in_use + ?, updated_at = ?
-				WHERE project_id = ? AND resource = ? AND in_use + reserved + ? <= ?`, d, t, projectID, r, d, lim)
-		} else {
-			res, err = s.q.ExecContext(ctx, `UPDATE quota_usages SET in_use = in_use + ?, updated_at = ?
-				WHERE project_id = ? AND resource = ?`, d, t, projectID, r)
+		add := func() (int64, error) {
+			var (
+				res sql.Result
+				err error
+			)
+			if limited {
+				res, err = s.q.ExecContext(ctx, `UPDATE quota_usages SET in_use = in_use + ?, updated_at = ?
+					WHERE project_id = ? AND resource = ? AND in_use + reserved + ? <= ?`, d, t, projectID, r, d, lim)
+			} else {
+				res, err = s.q.ExecContext(ctx, `UPDATE quota_usages SET in_use = in_use + ?, updated_at = ?
+					WHERE project_id = ? AND resource = ?`, d, t, projectID, r)
+			}
+			if err != nil {
+				return 0, dbErr("reserve quota", err)
+			}
+			return affected(res)
 		}
-		if err != nil {
-			return errors.Join(dbErr("reserve quota", err), undo())
+		// The usage row exists but for a project's first reservation of r: update first, and
+		// only when nothing matched make sure the row exists and try once more.
+		n, err := add()
+		if err == nil && n == 0 {
+			if err = s.ensureUsage(ctx, projectID, r); err == nil {
+				n, err = add()
+			}
 		}
-		n, err := affected(res)
 		if err != nil {
 			return errors.Join(err, undo())
 		}

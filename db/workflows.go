@@ -110,6 +110,32 @@ func (s *Store) HasUnfinishedWorkflow(ctx context.Context, kind, volumeID, snaps
 	return n > 0, dbErr("find workflow", err)
 }
 
+// StartWorkflow is ClaimWorkflow for a manager about to run the workflow: the same conditional
+// UPDATE also sets State to running and adds one to Attempts, so claiming and starting a run is
+// one statement (one commit) instead of two. A finished (done or failed) workflow is neither
+// claimed nor changed: false. ErrNotFound if the workflow is missing.
+func (s *Store) StartWorkflow(ctx context.Context, id, owner string, staleBefore time.Time) (bool, error) {
+	res, err := s.q.ExecContext(ctx, `UPDATE workflows SET owner = ?, state = ?, attempts = attempts + 1,
+		updated_at = ? WHERE id = ? AND (owner = '' OR owner = ? OR updated_at < ?) AND state NOT IN (?, ?)`,
+		owner, model.WfRunning, s.tv(now()), id, owner, s.tv(staleBefore), model.WfDone, model.WfFailed)
+	if err != nil {
+		return false, dbErr("start workflow", err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return false, err
+	}
+	if n > 0 {
+		return true, nil
+	}
+	var one int
+	err = s.q.QueryRowContext(ctx, `SELECT 1 FROM workflows WHERE id = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, notFound("Workflow", id)
+	}
+	return false, dbErr("start workflow", err)
+}
+
 // ClaimWorkflow sets Owner to owner if the workflow is unowned, already owned by owner, or its
 // UpdatedAt is older than staleBefore; it reports whether the claim succeeded. Atomic: one
 // conditional UPDATE, which also sets UpdatedAt (a successful claim renews the lease).

@@ -115,3 +115,56 @@ func TestClaimWorkflow(t *testing.T) {
 		})
 	})
 }
+
+func TestStartWorkflow(t *testing.T) {
+	each(t, func(t *testing.T, ctx context.Context, d *db.DB) {
+		s := d.Store()
+		long := time.Now().Add(-time.Hour) // nothing is this stale
+		require.NoError(t, s.CreateWorkflow(ctx, &model.Workflow{ID: "w1", Kind: model.WfCreateVolume, State: model.WfScheduled, Step: 1}))
+
+		steps := []struct {
+			name         string
+			owner        string
+			staleBefore  time.Time
+			want         bool
+			wantOwner    string
+			wantAttempts int
+		}{
+			{"unowned", "m1", long, true, "m1", 1},
+			{"other owner, fresh", "m2", long, false, "m1", 1},
+			{"same owner again", "m1", long, true, "m1", 2},
+			{"other owner, stale", "m2", time.Now().Add(time.Hour), true, "m2", 3},
+			{"previous owner lost it", "m1", long, false, "m2", 3},
+		}
+		for _, st := range steps {
+			t.Run(st.name, func(t *testing.T) {
+				ok, err := s.StartWorkflow(ctx, "w1", st.owner, st.staleBefore)
+				require.NoError(t, err)
+				require.Equal(t, st.want, ok)
+				w, err := s.GetWorkflow(ctx, "w1")
+				require.NoError(t, err)
+				require.Equal(t, st.wantOwner, w.Owner)
+				require.Equal(t, model.WfRunning, w.State)
+				require.Equal(t, st.wantAttempts, w.Attempts)
+				require.Equal(t, 1, w.Step, "the step is left as it is")
+			})
+		}
+		_, err := s.StartWorkflow(ctx, "nope", "m1", long)
+		require.ErrorIs(t, err, model.ErrNotFound)
+
+		for _, state := range []string{model.WfDone, model.WfFailed} {
+			t.Run("finished "+state, func(t *testing.T) {
+				id := "w-" + state
+				require.NoError(t, s.CreateWorkflow(ctx, &model.Workflow{ID: id, Kind: model.WfCreateVolume, State: state}))
+				ok, err := s.StartWorkflow(ctx, id, "m1", long)
+				require.NoError(t, err)
+				require.False(t, ok)
+				w, err := s.GetWorkflow(ctx, id)
+				require.NoError(t, err)
+				require.Equal(t, state, w.State)
+				require.Equal(t, "", w.Owner)
+				require.Zero(t, w.Attempts)
+			})
+		}
+	})
+}

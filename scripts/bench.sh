@@ -11,10 +11,13 @@
 # cycles, then token validation first use vs cached, and prints a table plus the JSON file.
 #
 # Environment: BENCH_ENVS (default "embedded mariadb"), BENCH_COUNTS (100,1000,10000),
-# BENCH_DURATION (5s per phase), BENCH_CONNECTIONS (8), BENCH_FILL_BUDGET (45s: the longest API
+# BENCH_DURATION (5s per phase), BENCH_CONNECTIONS (8), BENCH_CREATE_CONNECTIONS (16: creates in
+# flight during the fills), BENCH_FILL_BUDGET (45s: the longest API
 # fill of one stage; what it did not create is inserted into the database by
 # scripts/bench-dbfill.sh and labelled so in the output), BENCH_OUT (bench.json), BENCH_KS_DIR
-# (where the Keystones run; started and stopped by the bench unless they already run there).
+# (where the Keystones run; started and stopped by the bench unless they already run there),
+# BENCH_PPROF=1 (every dlvm process serves /debug/pprof on a port of its own, printed at start:
+# `go tool pprof -seconds 20 http://127.0.0.1:PORT/debug/pprof/profile` during a fill).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -22,9 +25,11 @@ ENVS=${BENCH_ENVS:-embedded mariadb}
 COUNTS=${BENCH_COUNTS:-100,1000,10000}
 DUR=${BENCH_DURATION:-5s}
 CONNS=${BENCH_CONNECTIONS:-8}
+CCONNS=${BENCH_CREATE_CONNECTIONS:-16} # volumes being created at once in the fills
 BUDGET=${BENCH_FILL_BUDGET:-45s} # API fill per stage; the rest of the volumes go straight into the DB
 OUT=${BENCH_OUT:-$ROOT/bench.json}
 KS_DIR=${BENCH_KS_DIR:-/tmp/dlvm-bench-keystone}
+PPROF=${BENCH_PPROF:-0}
 export PATH=/usr/local/go/bin:$PATH
 
 [ -x bin/dlvm ] || go build -o bin/dlvm ./cmd/dlvm # make bench builds it first
@@ -69,6 +74,13 @@ alloc() {
     printf -v "$1" '%d' "$NEXT_PORT"
     NEXT_PORT=$((NEXT_PORT + n))
 }
+# pprof_line NAME PORT: with BENCH_PPROF=1, the "pprof_listen = 127.0.0.1:PORT" line of NAME's
+# [DEFAULT] section (and the address on stderr); else nothing.
+pprof_line() {
+    [ "$PPROF" = 1 ] || return 0
+    echo "bench: pprof of $1 on http://127.0.0.1:$2/debug/pprof/" >&2
+    echo "pprof_listen = 127.0.0.1:$2"
+}
 wait_http() { # URL SECONDS
     for _ in $(seq $(($2 * 10))); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
     echo "bench: $1 did not answer in $2 s" >&2
@@ -79,12 +91,14 @@ PARTS=()
 bench_embedded() {
     local dir=$WORK/embedded api id dpv tgt conn
     mkdir -p "$dir"
-    alloc api; alloc id; alloc dpv 5; alloc tgt 5; alloc conn
+    local pp
+    alloc api; alloc id; alloc dpv 5; alloc tgt 5; alloc conn; alloc pp
     cat > "$dir/dlvm.conf" <<EOF
 [DEFAULT]
 quota_volumes = -1
 quota_gigabytes = -1
 log_file = $dir/dlvm.log
+$(pprof_line all-in-one "$pp")
 [dlvm-1]
 max_over_subscription_ratio = 1000
 [dlvm-2]
@@ -101,7 +115,7 @@ EOF
     bin/dlvm-bench run --env embedded \
         --desc "dlvm all-in-one (one process): SQLite, in-process bus, built-in identity, 5 file-pool dpvs in 2 backends with tgtd" \
         --api "http://127.0.0.1:$api" --auth-url "http://127.0.0.1:$id/v3" --user admin --password admin --project admin \
-        --procs "all-in-one=$pid" --counts "$COUNTS" --duration "$DUR" --connections "$CONNS" \
+        --procs "all-in-one=$pid" --counts "$COUNTS" --duration "$DUR" --connections "$CONNS" --create-connections "$CCONNS" \
         --legs-glob "$dir/dpv-*/legs/*" --fill-budget "$BUDGET" --db-fill "$ROOT/scripts/bench-dbfill.sh sqlite $dir/dlvm.sqlite" \
         --out "$WORK/embedded.json" > /dev/null 2> >(tee "$WORK/embedded.log" >&2)
     PARTS+=("$WORK/embedded.json")
@@ -126,7 +140,7 @@ bench_mariadb() {
     VHOST=dlvm-bench-$$
     rabbitmqctl add_vhost "$VHOST" >/dev/null
     rabbitmqctl set_permissions -p "$VHOST" guest '.*' '.*' '.*' >/dev/null
-    local api; alloc api
+    local api pp; alloc api; alloc pp 6 # pp: pprof ports of api, scheduler, volume, dpv-1..3
     local common="[DEFAULT]
 state_path = $dir
 transport_url = rabbit://guest:guest@127.0.0.1:5672/$VHOST
@@ -138,6 +152,7 @@ quota_volumes = -1
 quota_gigabytes = -1
 dpv_heartbeat_interval = 1
 log_file = $dir/%s.log
+%s
 [database]
 connection = mysql+pymysql://root@127.0.0.1:3306/$DBNAME
 [keystone_authtoken]
@@ -150,8 +165,16 @@ project_name = service
 volume_backend_name = dlvm-1
 max_over_subscription_ratio = 1000
 "
-    conf() { printf "$common" "$1" > "$dir/$1.conf"; printf '%s' "${2:-}" >> "$dir/$1.conf"; echo "$dir/$1.conf"; }
-    bin/dlvm db sync --config-file "$(conf api)"
+    local ppn=0 # the next of the pp ports
+    # conf NAME [SECTIONS]: writes NAME's config file (common part, pprof_listen, SECTIONS) and
+    # sets CONF to its path (not run in a subshell: ppn moves on)
+    conf() {
+        { printf "$common" "$1" "$(pprof_line "$1" $((pp + ppn)))"; printf '%s' "${2:-}"; } > "$dir/$1.conf"
+        ppn=$((ppn + 1))
+        CONF=$dir/$1.conf
+    }
+    conf api
+    bin/dlvm db sync --config-file "$CONF"
     local procs=""
     start() { # NAME ARGS...
         local name=$1; shift
@@ -160,13 +183,15 @@ max_over_subscription_ratio = 1000
         procs="$procs${procs:+,}$name=$!"
     }
     start api api --config-file "$dir/api.conf"
-    start scheduler scheduler --config-file "$(conf scheduler)"
-    start volume volume --config-file "$(conf volume)"
+    conf scheduler
+    start scheduler scheduler --config-file "$CONF"
+    conf volume
+    start volume volume --config-file "$CONF"
     for i in 1 2 3; do
         local port tgt
         alloc port; alloc tgt
         TGT_PORTS+=("$tgt")
-        start "dpv-$i" dpv-agent --config-file "$(conf "dpv-$i" "[dpv]
+        conf "dpv-$i" "[dpv]
 name = dpv-$i
 dvg = dlvm-1
 listen = 127.0.0.1
@@ -174,14 +199,15 @@ port = $port
 pool_type = file
 pool_dir = $dir/dpv-$i
 target_port = $tgt
-")"
+"
+        start "dpv-$i" dpv-agent --config-file "$CONF"
     done
     wait_http "http://127.0.0.1:$api/" 60
     sleep 3 # the dpvs' first heartbeats reach the volume manager through RabbitMQ
     bin/dlvm-bench run --env mariadb \
         --desc "dlvm api, scheduler, volume, 3 dpv-agents (file pools, tgtd) as processes; MariaDB, RabbitMQ, upstream Keystone (fernet tokens)" \
         --api "http://127.0.0.1:$api" --auth-url "$KEYSTONE_FERNET_URL/v3" --user admin --password "$KEYSTONE_ADMIN_PASS" --project admin \
-        --procs "$procs" --token-samples 15 --counts "$COUNTS" --duration "$DUR" --connections "$CONNS" \
+        --procs "$procs" --token-samples 15 --counts "$COUNTS" --duration "$DUR" --connections "$CONNS" --create-connections "$CCONNS" \
         --legs-glob "$dir/dpv-*/legs/*" --fill-budget "$BUDGET" --db-fill "$ROOT/scripts/bench-dbfill.sh mysql $DBNAME" \
         --out "$WORK/mariadb.json" > /dev/null 2> >(tee "$WORK/mariadb.log" >&2)
     PARTS+=("$WORK/mariadb.json")

@@ -305,21 +305,16 @@ func (m *Manager) RunWorkflow(ctx context.Context, id string) error {
 		// Not placed yet: that is the scheduler's step.
 		return m.bus.Cast(ctx, rpc.TopicScheduler, rpc.MethodSchedule, rpc.WorkflowRef{WorkflowID: id})
 	}
-	ok, err := st.ClaimWorkflow(ctx, id, m.opts.Host, time.Now().Add(-m.opts.StaleAfter))
+	// claim and mark running (attempts + 1) in one statement, then read what we own
+	ok, err := st.StartWorkflow(ctx, id, m.opts.Host, time.Now().Add(-m.opts.StaleAfter))
 	if err != nil || !ok {
 		return err
 	}
 	if w, err = st.GetWorkflow(ctx, id); err != nil {
 		return err
 	}
-	w.Owner = m.opts.Host
-	w.State = model.WfRunning
-	w.Attempts++
-	if err := st.UpdateOwnedWorkflow(ctx, w); err != nil {
-		if errors.Is(err, db.ErrLostClaim) {
-			return nil // taken over between our claim and now
-		}
-		return err
+	if w.Owner != m.opts.Host {
+		return nil // taken over between our claim and now
 	}
 	log := m.log.With("workflow_id", w.ID, "kind", w.Kind, "volume_id", w.VolumeID, "snapshot_id", w.SnapshotID)
 	ctx, epoch, err := m.fence(ctx, w)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -43,54 +44,112 @@ func (m *Manager) createVolume(ctx context.Context, w *model.Workflow, log *slog
 	dpvs := map[string]*model.DPV{}
 	sameShape := src != nil && src.layout.Stripes == v.Layout.Stripes && src.layout.ChunkKiB == v.Layout.ChunkKiB
 
+	needCopy := src != nil && !sameShape
+	var made []*model.Leg // legs created by this run, their status not yet recorded
 	if w.Step <= stepCreateLegs {
-		for _, l := range legs {
-			if l.Status == model.LegAvailable {
-				continue
-			}
-			ag, err := m.agentFor(ctx, dpvs, l.DPVID)
-			if err != nil {
-				return err
-			}
-			switch {
-			case sameShape:
-				if err := m.cloneLegFrom(ctx, dpvs, ag, l, src.group(l.Group)); err != nil {
-					return fmt.Errorf("leg %s: %w", l.ID, err)
-				}
-			default:
-				if _, err := ag.CreateLeg(ctx, l.ID, l.SizeBytes); err != nil {
-					return fmt.Errorf("leg %s: %w", l.ID, err)
-				}
-			}
-			l.Status = model.LegAvailable
-			if err := st.UpdateLeg(ctx, l); err != nil {
-				return err
-			}
-		}
-		if err := m.advance(ctx, w, stepCopyData); err != nil {
+		if made, err = m.createLegs(ctx, dpvs, legs, src, sameShape); err != nil {
 			return err
 		}
-	}
-	if w.Step <= stepCopyData {
-		if src != nil && !sameShape {
-			log.Info("copying data between geometries", "from", src.layout, "to", v.Layout)
-			if err := m.copyLogical(ctx, dpvs, src, legs, v.Layout, int64(src.sizeGiB)*model.GiB); err != nil {
+		if needCopy {
+			// the copy may take long and is redone in full by a resumed run: record the legs
+			// and the step first, in one transaction
+			if err := m.db.InTx(ctx, func(s *db.Store) error {
+				if err := setLegsAvailable(ctx, s, made); err != nil {
+					return err
+				}
+				w.Step = stepCopyData
+				return s.UpdateOwnedWorkflow(ctx, w)
+			}); err != nil {
 				return err
 			}
+			made = nil
+		}
+	}
+	if w.Step <= stepCopyData && needCopy {
+		log.Info("copying data between geometries", "from", src.layout, "to", v.Layout)
+		if err := m.copyLogical(ctx, dpvs, src, legs, v.Layout, int64(src.sizeGiB)*model.GiB); err != nil {
+			return err
 		}
 		if err := m.advance(ctx, w, stepActivate); err != nil {
 			return err
 		}
 	}
+	// Without a copy, the legs' status, the volume's and the workflow's end are one transaction
+	// (one commit instead of one per leg and per step): a run that stops before it redoes the
+	// leg creations, which are idempotent by leg id. The workflow write checks our claim, so a
+	// manager that lost it writes none of this.
 	return m.db.InTx(ctx, func(s *db.Store) error {
+		if err := setLegsAvailable(ctx, s, made); err != nil {
+			return err
+		}
 		if err := s.SetVolumeStatus(ctx, v.ID, []string{model.StatusCreating}, model.StatusAvailable); err != nil {
 			return err
 		}
 		if err := groupMemberDone(ctx, s, v.GroupID, ""); err != nil {
 			return err
 		}
+		w.Step = stepActivate
 		return finishIn(ctx, s, w, model.WfDone, "")
 	})
+}
+
+// createLegs makes every leg of a new volume that is not available yet on its dpv: a clone
+// from the source (sameShape, one leg after the other, each recorded available as it is made)
+// or an empty leg (all legs at once, each on its own dpv). It returns the legs it made and did
+// not record yet, in legs order. On an error, unrecorded legs made so far
+// stay on their dpvs unrecorded: a resumed run makes them again (idempotent by leg id) and a
+// rollback deletes every leg of the volume.
+func (m *Manager) createLegs(ctx context.Context, dpvs map[string]*model.DPV, legs []*model.Leg, src *source, sameShape bool) ([]*model.Leg, error) {
+	var todo []*model.Leg
+	var ags []Agent
+	for _, l := range legs {
+		if l.Status == model.LegAvailable {
+			continue
+		}
+		ag, err := m.agentFor(ctx, dpvs, l.DPVID)
+		if err != nil {
+			return nil, err
+		}
+		todo, ags = append(todo, l), append(ags, ag)
+	}
+	if sameShape {
+		// a clone may copy bytes from another dpv: each leg is recorded as it completes, so a
+		// resumed run copies none of them again
+		st := m.db.Store()
+		for i, l := range todo {
+			if err := m.cloneLegFrom(ctx, dpvs, ags[i], l, src.group(l.Group)); err != nil {
+				return nil, fmt.Errorf("leg %s: %w", l.ID, err)
+			}
+			if err := setLegsAvailable(ctx, st, todo[i:i+1]); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
+	}
+	errs := make([]error, len(todo))
+	var wg sync.WaitGroup
+	for i, l := range todo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := ags[i].CreateLeg(ctx, l.ID, l.SizeBytes); err != nil {
+				errs[i] = fmt.Errorf("leg %s: %w", l.ID, err)
+			}
+		}()
+	}
+	wg.Wait()
+	// the first failure in legs order, as the sequential loop reported it
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return todo, nil
+}
+
+// setLegsAvailable records legs as available (one statement).
+func setLegsAvailable(ctx context.Context, s *db.Store, legs []*model.Leg) error {
+	return s.SetLegStatuses(ctx, legs, model.LegAvailable)
 }
 
 // source is the clone source of a new volume: its legs and geometry.

@@ -23,9 +23,11 @@ type result struct {
 	P99ms      float64 `json:"p99_ms"`
 	CPUPer1k   float64 `json:"cpu_s_per_1000_requests"`
 	APICPUPer1 float64 `json:"api_cpu_s_per_1000_requests"`
-	Unit       string  `json:"unit,omitempty"` // "requests" unless the phase counts something else
-	Note       string  `json:"note,omitempty"`
-	FirstError string  `json:"first_error,omitempty"`
+	// CPUPer1kProc is CPUPer1k by watched process (the create fill only).
+	CPUPer1kProc map[string]float64 `json:"cpu_s_per_1000_requests_by_process,omitempty"`
+	Unit         string             `json:"unit,omitempty"` // "requests" unless the phase counts something else
+	Note         string             `json:"note,omitempty"`
+	FirstError   string             `json:"first_error,omitempty"`
 }
 
 // op is one unit of work of a worker: it returns an error when the unit failed. Workers count

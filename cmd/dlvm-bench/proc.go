@@ -68,6 +68,7 @@ type cpuMeter struct {
 	procs []proc
 	api   int // index of the API process in procs, -1 if none is named "api"
 	t0    []float64
+	last  []float64 // CPU seconds of each process between the last start and stop
 }
 
 func newCPUMeter(procs []proc) *cpuMeter {
@@ -89,20 +90,36 @@ func (m *cpuMeter) start() {
 	}
 }
 
-// stop returns the CPU seconds spent by all watched processes and by the API process alone.
+// stop returns the CPU seconds spent by all watched processes and by the API process alone;
+// perProc then gives each process's share.
 func (m *cpuMeter) stop() (total, api float64) {
+	m.last = make([]float64, len(m.procs))
 	for i, p := range m.procs {
 		s, err := readProc(p.PID)
 		if err != nil {
 			continue
 		}
 		d := s.CPUSeconds - m.t0[i]
+		m.last[i] = d
 		total += d
 		if i == m.api {
 			api = d
 		}
 	}
 	return total, api
+}
+
+// perProc returns each watched process's CPU seconds between the last start and stop, divided
+// by n and times 1,000 (seconds per 1,000 requests), by process name; nil when n is 0.
+func (m *cpuMeter) perProc(n int) map[string]float64 {
+	if n == 0 || m.last == nil {
+		return nil
+	}
+	out := make(map[string]float64, len(m.procs))
+	for i, p := range m.procs {
+		out[p.Name] = m.last[i] / float64(n) * 1000
+	}
+	return out
 }
 
 // memory reports each watched process's current and peak resident set, in MiB.

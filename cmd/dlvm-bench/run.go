@@ -172,6 +172,7 @@ func run(ctx context.Context, o runOpts) (*envReport, error) {
 		have += st.Fill.Requests
 		logf("%-28s %6d vols  %8.1f volumes/s  p50 %6.0f ms  p99 %7.0f ms  errors %d %s", "POST /volumes -> available", n,
 			st.Fill.RPS, st.Fill.P50ms, st.Fill.P99ms, st.Fill.Errors, st.Fill.FirstError)
+		logf("%-28s %6d vols  CPU s per 1k volumes by process: %s", "POST /volumes -> available", n, fmtProcs(o.procs, st.Fill.CPUPer1kProc))
 		if have < n && o.dbFill != "" && tmpl != "" && ctx.Err() == nil {
 			args := append(strings.Fields(o.dbFill), strconv.Itoa(n-have), tmpl, strconv.Itoa(have+1))
 			t0 := time.Now()
@@ -279,6 +280,7 @@ func fill(ctx context.Context, s *session, cpu *cpuMeter, have, want, conns int,
 	if r.Requests > 0 {
 		r.CPUPer1k = total / float64(r.Requests) * 1000
 		r.APICPUPer1 = api / float64(r.Requests) * 1000
+		r.CPUPer1kProc = cpu.perProc(r.Requests)
 	}
 	r.Note = "per 1,000 volumes created (each: one POST and GETs every 25 ms until available)"
 	return r, tmpl
@@ -341,6 +343,15 @@ func retry(ctx context.Context, fn func() error) error {
 		time.Sleep(2 * time.Second)
 	}
 	return err
+}
+
+// fmtProcs prints "name=1.23" for each process, in procs order.
+func fmtProcs(procs []proc, v map[string]float64) string {
+	var b strings.Builder
+	for _, p := range procs {
+		fmt.Fprintf(&b, " %s=%.2f", p.Name, v[p.Name])
+	}
+	return strings.TrimSpace(b.String())
 }
 
 func logf(format string, a ...any) {

@@ -74,7 +74,8 @@ type proc struct {
 	bus rpc.Bus
 }
 
-// openProc loads the config of command name and opens what it needs (the database when withDB).
+// openProc loads the config of command name and opens what it needs (the database when withDB);
+// it serves pprof when [DEFAULT] pprof_listen is set, until ctx ends.
 func openProc(ctx context.Context, name string, args []string, withDB bool) (*proc, error) {
 	cfg, err := loadConfig(name, args)
 	if err != nil {
@@ -84,6 +85,7 @@ func openProc(ctx context.Context, name string, args []string, withDB bool) (*pr
 	if p.log, err = newLogger(cfg); err != nil {
 		return nil, err
 	}
+	startPprof(ctx, cfg.Default.PprofListen, p.log)
 	if withDB {
 		if p.db, err = openDB(ctx, cfg); err != nil {
 			return nil, err
@@ -123,7 +125,6 @@ func runAPI(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	startPprof(ctx, p.cfg.Default.PprofListen, p.log)
 	return serveHTTP(ctx, hostPort(p.cfg.Default.Listen, p.cfg.Default.ListenPort), h, p.log)
 }
 

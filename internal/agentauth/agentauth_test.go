@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"net/http"
@@ -185,4 +186,47 @@ func TestMutualTLS(t *testing.T) {
 	_, err = ServerTLS(TLSFiles{CAFile: "x"})
 	require.Error(t, err)
 	require.False(t, TLSFiles{CAFile: "x"}.Enabled())
+}
+
+// TestFenceLog: epochs go to the append log, survive a reopen with or without a compaction in
+// between, a torn last line is dropped, and a fence file of the old format (snapshot only) is
+// read as it is.
+func TestFenceLog(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "epochs.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"old":7}`), 0o600)) // written by an older agent
+	f, err := OpenFence(path)
+	require.NoError(t, err)
+	require.Equal(t, int64(7), f.Highest("old"))
+	require.ErrorIs(t, f.Admit("old", 6), ErrStaleEpoch)
+	for i := int64(1); i <= compactAfter+10; i++ {
+		require.NoError(t, f.Admit(fmt.Sprintf("v%d", i%3), i))
+	}
+	require.Less(t, f.logged, 20, "the log was compacted into the snapshot")
+	require.NoError(t, f.Admit("late", 3))
+
+	// a crash in the middle of a write: a partial line at the end
+	lf, err := os.OpenFile(path+".log", os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = lf.WriteString("torn 99")
+	require.NoError(t, err)
+	require.NoError(t, lf.Close())
+
+	g, err := OpenFence(path)
+	require.NoError(t, err)
+	require.Equal(t, int64(7), g.Highest("old"))
+	require.Equal(t, int64(compactAfter+10), g.Highest(fmt.Sprintf("v%d", (compactAfter+10)%3)))
+	require.Equal(t, int64(3), g.Highest("late"))
+	require.Zero(t, g.Highest("torn"), "a partial line was never admitted")
+	require.ErrorIs(t, g.Admit("late", 2), ErrStaleEpoch)
+	require.NoError(t, g.Admit("next", 1)) // appended after the cut partial line
+
+	h, err := OpenFence(path)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), h.Highest("next"))
+	require.Equal(t, int64(3), h.Highest("late"))
+
+	require.NoError(t, os.WriteFile(path+".log", []byte("garbage\n"), 0o600))
+	_, err = OpenFence(path)
+	require.Error(t, err)
 }

@@ -1,14 +1,17 @@
 package agentauth
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -55,32 +58,80 @@ func SetEpoch(req *http.Request) {
 }
 
 // Fence remembers the highest epoch seen per volume. Safe for concurrent use.
+//
+// Persisted, it is a JSON snapshot (path: {"volume": epoch, ...}) plus an append-only log next
+// to it (path + ".log": one "volume epoch" line per raised epoch). Admit appends one line and
+// syncs it before it answers, so recording an epoch costs the same with ten volumes as with ten
+// thousand; once the log holds more lines than compactAfter (and than the volumes it covers) the
+// snapshot is rewritten (temporary file, sync, rename, directory sync) and the log emptied. A
+// crash at any point loses no admitted epoch: the log is replayed over the snapshot, keeping the
+// highest value of each volume.
 type Fence struct {
 	path string // "" keeps it in memory
 
 	mu      sync.Mutex
 	highest map[string]int64
+	log     *os.File // the append log, opened on the first write
+	logged  int      // lines in the log
 }
 
-// OpenFence returns a fence persisted in the JSON file at path (created on the first write, so
-// a restarted agent still refuses what it refused before); path "" keeps it in memory.
+// compactAfter is the log length (lines) past which the snapshot is rewritten.
+const compactAfter = 4096
+
+// OpenFence returns a fence persisted at path (see Fence; created on the first write, so a
+// restarted agent still refuses what it refused before); path "" keeps it in memory.
 func OpenFence(path string) (*Fence, error) {
 	f := &Fence{path: path, highest: map[string]int64{}}
 	if path == "" {
 		return f, nil
 	}
 	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return f, nil
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
 		return nil, fmt.Errorf("agentauth: read fence: %w", err)
+	default:
+		if err := json.Unmarshal(data, &f.highest); err != nil {
+			return nil, fmt.Errorf("agentauth: fence file %s: %w", path, err)
+		}
 	}
-	if err := json.Unmarshal(data, &f.highest); err != nil {
-		return nil, fmt.Errorf("agentauth: fence file %s: %w", path, err)
+	if err := f.replay(); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
+
+// replay applies the log's lines to highest. A last line without its newline is a write cut by
+// a crash, never acknowledged: it is dropped (and cut from the file on the next write).
+func (f *Fence) replay() error {
+	data, err := os.ReadFile(f.logPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("agentauth: read fence log: %w", err)
+	}
+	if i := bytes.LastIndexByte(data, '\n'); i < len(data)-1 {
+		data = data[:i+1]
+	}
+	for n, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		vol, ep, ok := strings.Cut(line, " ")
+		e, err := strconv.ParseInt(ep, 10, 64)
+		if !ok || vol == "" || err != nil {
+			return fmt.Errorf("agentauth: fence log %s: line %d malformed", f.logPath(), n+1)
+		}
+		if e >= f.highest[vol] {
+			f.highest[vol] = e
+		}
+		f.logged++
+	}
+	return nil
+}
+
+func (f *Fence) logPath() string { return f.path + ".log" }
 
 // Admit accepts epoch for volumeID if no higher one was seen, and records it when it is the
 // highest. A lower epoch is ErrStaleEpoch.
@@ -95,7 +146,7 @@ func (f *Fence) Admit(volumeID string, epoch int64) error {
 		return nil
 	}
 	f.highest[volumeID] = epoch
-	if err := f.save(); err != nil {
+	if err := f.record(volumeID, epoch); err != nil {
 		if ok {
 			f.highest[volumeID] = cur
 		} else {
@@ -113,10 +164,78 @@ func (f *Fence) Highest(volumeID string) int64 {
 	return f.highest[volumeID]
 }
 
-func (f *Fence) save() error {
+// record makes epoch of volumeID durable: one synced line in the log, then a compaction when the
+// log has grown long. Called with mu held, highest already holding the new epoch.
+func (f *Fence) record(volumeID string, epoch int64) error {
 	if f.path == "" {
 		return nil
 	}
+	if strings.ContainsAny(volumeID, " \n") {
+		return fmt.Errorf("%w: volume id %q", ErrBadEpoch, volumeID)
+	}
+	if err := f.openLog(); err != nil {
+		return err
+	}
+	line := volumeID + " " + strconv.FormatInt(epoch, 10) + "\n"
+	if _, err := f.log.WriteString(line); err != nil {
+		f.closeLog() // reopened (and a partial line cut) on the next write
+		return fmt.Errorf("agentauth: save fence: %w", err)
+	}
+	if err := f.log.Sync(); err != nil {
+		f.closeLog()
+		return fmt.Errorf("agentauth: save fence: %w", err)
+	}
+	f.logged++
+	if f.logged > compactAfter && f.logged > len(f.highest) {
+		// The line is durable, so the epoch is admitted whatever happens here: a failed
+		// compaction leaves snapshot and log as they were (still complete) and is retried on a
+		// later write.
+		_ = f.compact()
+	}
+	return nil
+}
+
+// openLog opens the log for appending, cutting a partial last line left by a crash or a failed
+// write, and syncs the directory when it creates the file.
+func (f *Fence) openLog() error {
+	if f.log != nil {
+		return nil
+	}
+	_, statErr := os.Stat(f.logPath())
+	lf, err := os.OpenFile(f.logPath(), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("agentauth: open fence log: %w", err)
+	}
+	data, err := io.ReadAll(lf)
+	if err == nil {
+		keep := int64(bytes.LastIndexByte(data, '\n') + 1)
+		if keep < int64(len(data)) {
+			err = lf.Truncate(keep)
+		}
+		if err == nil {
+			_, err = lf.Seek(keep, io.SeekStart)
+		}
+	}
+	if err == nil && errors.Is(statErr, os.ErrNotExist) {
+		err = syncDir(filepath.Dir(f.logPath()))
+	}
+	if err != nil {
+		lf.Close()
+		return fmt.Errorf("agentauth: open fence log: %w", err)
+	}
+	f.log = lf
+	return nil
+}
+
+func (f *Fence) closeLog() {
+	if f.log != nil {
+		_ = f.log.Close()
+		f.log = nil
+	}
+}
+
+// compact writes the snapshot of highest and empties the log.
+func (f *Fence) compact() error {
 	data, err := json.Marshal(f.highest)
 	if err != nil {
 		return err
@@ -137,7 +256,35 @@ func (f *Fence) save() error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("agentauth: save fence: %w", err)
 	}
-	return os.Rename(tmp.Name(), f.path)
+	if err := os.Rename(tmp.Name(), f.path); err != nil {
+		return fmt.Errorf("agentauth: save fence: %w", err)
+	}
+	if err := syncDir(filepath.Dir(f.path)); err != nil {
+		return err
+	}
+	// the snapshot holds every line of the log now
+	if err := f.log.Truncate(0); err != nil {
+		f.closeLog()
+		return fmt.Errorf("agentauth: empty fence log: %w", err)
+	}
+	if _, err := f.log.Seek(0, io.SeekStart); err != nil {
+		f.closeLog()
+		return fmt.Errorf("agentauth: empty fence log: %w", err)
+	}
+	f.logged = 0
+	return f.log.Sync()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("agentauth: sync dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("agentauth: sync dir: %w", err)
+	}
+	return nil
 }
 
 // Middleware returns next behind the fence: a mutating request (not GET or HEAD) that carries

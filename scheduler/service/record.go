@@ -92,6 +92,9 @@ func (s *Service) volumeServiceRefusal(ctx context.Context, now time.Time) (stri
 // when the volume already has legs (another scheduler won) and errSettled when the volume left
 // creating; both roll back.
 //
+// The volume gets its dvg and host through one conditional UPDATE (db.PlaceVolume), not a read
+// and a rewrite of the whole row.
+//
 // The first statement writes the workflow row. That row lock makes a concurrent scheduler of the
 // same workflow wait until this transaction ends, and only then read: MySQL's REPEATABLE READ
 // takes its snapshot at the first read, not at BEGIN, so the reads below see the winner's legs.
@@ -103,11 +106,26 @@ func (s *Service) record(ctx context.Context, w *model.Workflow, volID string, p
 		if err := st.UpdateWorkflow(ctx, &nw); err != nil {
 			return err
 		}
-		v, err := unplaced(ctx, st, volID)
+		// placed already (legs exist, or the volume has a dvg) or no longer creating: the
+		// conditional UPDATE below writes nothing then, and unplaced says which
+		legs, err := st.ListLegs(ctx, volID)
 		if err != nil {
 			return err
 		}
-		legs := make([]*model.Leg, len(plan.Legs))
+		if len(legs) > 0 {
+			return errPlaced
+		}
+		ok, err := st.PlaceVolume(ctx, volID, plan.DVG.ID, s.hostOf(plan.DVG))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if _, err := unplaced(ctx, st, volID); err != nil {
+				return err
+			}
+			return fmt.Errorf("volume %s: could not record its placement", volID)
+		}
+		legs = make([]*model.Leg, len(plan.Legs))
 		for i, l := range plan.Legs {
 			legs[i] = &model.Leg{
 				ID: uuid.NewString(), OwnerKind: model.OwnerVolume, OwnerID: volID,
@@ -115,12 +133,7 @@ func (s *Service) record(ctx context.Context, w *model.Workflow, volID string, p
 				Status: model.LegCreating,
 			}
 		}
-		if err := st.CreateLegs(ctx, legs); err != nil {
-			return err
-		}
-		v.DVGID = plan.DVG.ID
-		v.Host = s.hostOf(plan.DVG)
-		return st.UpdateVolume(ctx, v)
+		return st.CreateLegs(ctx, legs)
 	})
 }
 

@@ -38,8 +38,12 @@ type Rabbit struct {
 	pub    *amqp.Channel // publishing channel in confirm mode
 	closed bool
 	subs   []*rabbitSub
-	pubMu  sync.Mutex // one publish+confirm at a time on the channel
-	wg     sync.WaitGroup
+	pubMu  sync.Mutex // guards declared and the declare-then-publish sequence on the channel
+	// declared are the topics whose queue this process declared on declCh (the publishing
+	// channel; a reconnect brings a new one and they are declared again there)
+	declared map[string]bool
+	declCh   *amqp.Channel
+	wg       sync.WaitGroup
 }
 
 // consumerParallelism is how many messages of one subscription are handled at once.
@@ -181,18 +185,11 @@ func (r *Rabbit) Cast(ctx context.Context, topic, method string, args any) error
 	}
 }
 
+// publish sends body to topic on ch and waits for the broker's confirm. The topic's queue is
+// declared (and bound) once per channel, before its first message; the confirms of concurrent
+// publishes are awaited concurrently (the channel numbers them), not one publish at a time.
 func (r *Rabbit) publish(ctx context.Context, ch *amqp.Channel, topic string, body []byte) error {
-	r.pubMu.Lock()
-	defer r.pubMu.Unlock()
-	if ch == nil || ch.IsClosed() {
-		return errors.New("channel closed")
-	}
-	if err := r.declareQueue(ch, topic); err != nil {
-		return err
-	}
-	conf, err := ch.PublishWithDeferredConfirmWithContext(ctx, r.opts.Exchange, topic, true, false, amqp.Publishing{
-		ContentType: "application/json", DeliveryMode: amqp.Persistent, Body: body, Timestamp: time.Now(),
-	})
+	conf, err := r.send(ctx, ch, topic, body)
 	if err != nil {
 		return err
 	}
@@ -204,6 +201,26 @@ func (r *Rabbit) publish(ctx context.Context, ch *amqp.Channel, topic string, bo
 		return errors.New("broker nacked the message")
 	}
 	return nil
+}
+
+func (r *Rabbit) send(ctx context.Context, ch *amqp.Channel, topic string, body []byte) (*amqp.DeferredConfirmation, error) {
+	r.pubMu.Lock()
+	defer r.pubMu.Unlock()
+	if ch == nil || ch.IsClosed() {
+		return nil, errors.New("channel closed")
+	}
+	if r.declCh != ch {
+		r.declCh, r.declared = ch, map[string]bool{}
+	}
+	if !r.declared[topic] {
+		if err := r.declareQueue(ch, topic); err != nil {
+			return nil, err
+		}
+		r.declared[topic] = true
+	}
+	return ch.PublishWithDeferredConfirmWithContext(ctx, r.opts.Exchange, topic, true, false, amqp.Publishing{
+		ContentType: "application/json", DeliveryMode: amqp.Persistent, Body: body, Timestamp: time.Now(),
+	})
 }
 
 type envelope struct {

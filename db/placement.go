@@ -208,7 +208,7 @@ func (s *Store) SetLegStatuses(ctx context.Context, legs []*model.Leg, status st
 // still creating and unplaced: one conditional UPDATE that writes no other column. It reports
 // whether it did; false when the volume is missing, deleted, left creating, or has a dvg.
 func (s *Store) PlaceVolume(ctx context.Context, id, dvgID, host string) (bool, error) {
-	res, err := s.q.ExecContext(ctx, `UPDATE volumes SET dvg_id = ?, host = ?, updated_at = ?
+	res, err := s.q.ExecContext(ctx, `UPDATE volumes SET dvg_id = ?, host = ?, updated_at = ?, rev = rev + 1
 		WHERE id = ? AND deleted = 0 AND status = ? AND dvg_id = ''`, dvgID, host, s.tv(now()), id, model.StatusCreating)
 	if err != nil {
 		return false, dbErr("place volume", err)

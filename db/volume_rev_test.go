@@ -50,6 +50,16 @@ func TestVolumeRevMoves(t *testing.T) {
 			require.Greater(t, now, last, w.name)
 			last = now
 		}
+		// the scheduler's placement (host shows to admins)
+		nv := newVolume("v-new", "p1", base)
+		nv.Status, nv.DVGID, nv.Host = model.StatusCreating, "", ""
+		require.NoError(t, s.CreateVolume(ctx, nv))
+		placed, err := s.PlaceVolume(ctx, nv.ID, "dvg-1", "h@b#p")
+		require.NoError(t, err)
+		require.True(t, placed)
+		r, err := s.GetVolumeRev(ctx, nv.ID)
+		require.NoError(t, err)
+		require.Positive(t, r.Rev, "placement")
 		// a write that fails changes nothing
 		require.Error(t, s.DeleteVolumeMetadata(ctx, v.ID, "missing"))
 		require.Equal(t, last, rev())

@@ -155,7 +155,7 @@ func TestBenchData(t *testing.T) {
 			// targets: back-to-back pairs of the raw LUN and this device.
 			stop := qemuNBD(t, ci, initiator, filepath.Join(s.dataDir, "raw-lun.sock"))
 			rawT := benchTarget{name: "raw tgtd LUN (libiscsi)", nbdSocket: filepath.Join(s.dataDir, "raw-lun.sock")}
-			for range 3 {
+			for range 5 {
 				r, m := fioRun(t, rawT, benchWorkloads[1], secs), fioRun(t, benchTarget{name: v.name, file: dev}, benchWorkloads[1], secs)
 				fmt.Printf("  pair: raw LUN %.0f, 2-mirror %.0f IOPS: %.2f\n", r.IOPS, m.IOPS, m.IOPS/r.IOPS)
 				pairs = append(pairs, [2]float64{r.IOPS, m.IOPS})

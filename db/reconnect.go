@@ -11,9 +11,12 @@ import (
 
 // readRetry is the querier of a Store outside a transaction: a read (QueryContext,
 // QueryRowContext) that fails because its pooled connection died under it — the server
-// restarted, a proxy or the network cut it — is sent once more on a fresh connection. Reads are
-// safe to repeat. Writes (ExecContext) are not retried: the statement may have been applied.
+// restarted, a proxy or the network cut it — is sent again, up to readAttempts in all (a cut
+// can kill several pooled connections, and the next one handed out may be one of them). Reads
+// are safe to repeat. Writes (ExecContext) are not retried: the statement may have been applied.
 type readRetry struct{ db querier }
+
+const readAttempts = 3
 
 // lostConn says the connection broke during the call (go-sql-driver reports ErrInvalidConn
 // when the statement may have been sent, database/sql ErrBadConn when it was not).
@@ -27,16 +30,16 @@ func (r readRetry) ExecContext(ctx context.Context, query string, args ...any) (
 
 func (r readRetry) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	rows, err := r.db.QueryContext(ctx, query, args...)
-	if lostConn(err) && ctx.Err() == nil {
-		return r.db.QueryContext(ctx, query, args...)
+	for i := 1; i < readAttempts && lostConn(err) && ctx.Err() == nil; i++ {
+		rows, err = r.db.QueryContext(ctx, query, args...)
 	}
 	return rows, err
 }
 
 func (r readRetry) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	row := r.db.QueryRowContext(ctx, query, args...)
-	if lostConn(row.Err()) && ctx.Err() == nil {
-		return r.db.QueryRowContext(ctx, query, args...)
+	for i := 1; i < readAttempts && lostConn(row.Err()) && ctx.Err() == nil; i++ {
+		row = r.db.QueryRowContext(ctx, query, args...)
 	}
 	return row
 }

@@ -98,6 +98,12 @@ func TestReadRetryAfterLostConnection(t *testing.T) {
 	require.Equal(t, 8, n)
 	rows.Close()
 
+	// two cuts in a row: the first retry dies too, the third attempt answers
+	cutSoon()
+	time.AfterFunc(450*time.Millisecond, p.cut)
+	require.NoError(t, q.QueryRowContext(ctx, "SELECT SLEEP(0.5) + 9").Scan(&n), "QueryRow is retried twice")
+	require.Equal(t, 9, n)
+
 	cutSoon()
 	_, err = q.ExecContext(ctx, "DO SLEEP(0.5)")
 	require.Error(t, err, "a write is not repeated")

@@ -136,17 +136,26 @@ func volumeFilter(q VolumeQuery) (where, scope cond) {
 	return where, scope
 }
 
-// ListVolumes returns the matching volumes with their metadata (no N+1 queries).
-func (s *Store) ListVolumes(ctx context.Context, q VolumeQuery) ([]*model.Volume, error) {
+// volumePage is the WHERE clause (filter, marker, order, limit and offset) of a page of
+// volumes matching q, with its arguments.
+func (s *Store) volumePage(ctx context.Context, q VolumeQuery) (string, []any, error) {
 	where, scope := volumeFilter(q)
 	p := page{table: "volumes", what: "Volume", columns: volumeSortColumns, sort: q.Sort,
 		marker: q.Marker, scope: scope, limit: q.Limit, offset: q.Offset}
 	tail, err := p.apply(ctx, s.q, &where)
 	if err != nil {
+		return "", nil, err
+	}
+	return where.sql() + tail, where.args, nil
+}
+
+// ListVolumes returns the matching volumes with their metadata (no N+1 queries).
+func (s *Store) ListVolumes(ctx context.Context, q VolumeQuery) ([]*model.Volume, error) {
+	where, args, err := s.volumePage(ctx, q)
+	if err != nil {
 		return nil, err
 	}
-	out, byID, err := queryAll(ctx, s.q, "list volumes",
-		`SELECT `+volumeSelect+` FROM volumes WHERE `+where.sql()+tail, where.args,
+	out, byID, err := queryAll(ctx, s.q, "list volumes", `SELECT `+volumeSelect+` FROM volumes WHERE `+where, args,
 		scanVolume, func(r *model.Volume) string { return r.ID })
 	if err != nil {
 		return nil, err
@@ -167,14 +176,11 @@ type VolumeRev struct {
 // ListVolumeRevs returns the id, project and revision of each volume ListVolumes(q) returns, in
 // the same order: one query over the list index, no metadata.
 func (s *Store) ListVolumeRevs(ctx context.Context, q VolumeQuery) ([]VolumeRev, error) {
-	where, scope := volumeFilter(q)
-	p := page{table: "volumes", what: "Volume", columns: volumeSortColumns, sort: q.Sort,
-		marker: q.Marker, scope: scope, limit: q.Limit, offset: q.Offset}
-	tail, err := p.apply(ctx, s.q, &where)
+	where, args, err := s.volumePage(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.q.QueryContext(ctx, `SELECT id, project_id, rev FROM volumes WHERE `+where.sql()+tail, where.args...)
+	rows, err := s.q.QueryContext(ctx, `SELECT id, project_id, rev FROM volumes WHERE `+where, args...)
 	if err != nil {
 		return nil, dbErr("list volume revisions", err)
 	}

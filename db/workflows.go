@@ -118,22 +118,7 @@ func (s *Store) StartWorkflow(ctx context.Context, id, owner string, staleBefore
 	res, err := s.q.ExecContext(ctx, `UPDATE workflows SET owner = ?, state = ?, attempts = attempts + 1,
 		updated_at = ? WHERE id = ? AND (owner = '' OR owner = ? OR updated_at < ?) AND state NOT IN (?, ?)`,
 		owner, model.WfRunning, s.tv(now()), id, owner, s.tv(staleBefore), model.WfDone, model.WfFailed)
-	if err != nil {
-		return false, dbErr("start workflow", err)
-	}
-	n, err := affected(res)
-	if err != nil {
-		return false, err
-	}
-	if n > 0 {
-		return true, nil
-	}
-	var one int
-	err = s.q.QueryRowContext(ctx, `SELECT 1 FROM workflows WHERE id = ?`, id).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, notFound("Workflow", id)
-	}
-	return false, dbErr("start workflow", err)
+	return s.claimed(ctx, "start workflow", id, res, err)
 }
 
 // ClaimWorkflow sets Owner to owner if the workflow is unowned, already owned by owner, or its
@@ -143,8 +128,14 @@ func (s *Store) StartWorkflow(ctx context.Context, id, owner string, staleBefore
 func (s *Store) ClaimWorkflow(ctx context.Context, id, owner string, staleBefore time.Time) (bool, error) {
 	res, err := s.q.ExecContext(ctx, `UPDATE workflows SET owner = ?, updated_at = ?
 		WHERE id = ? AND (owner = '' OR owner = ? OR updated_at < ?)`, owner, s.tv(now()), id, owner, s.tv(staleBefore))
+	return s.claimed(ctx, "claim workflow", id, res, err)
+}
+
+// claimed reads the result of a conditional claim UPDATE of workflow id: true when it matched,
+// false when it did not, ErrNotFound when the workflow is missing.
+func (s *Store) claimed(ctx context.Context, what, id string, res sql.Result, err error) (bool, error) {
 	if err != nil {
-		return false, dbErr("claim workflow", err)
+		return false, dbErr(what, err)
 	}
 	n, err := affected(res)
 	if err != nil {
@@ -158,5 +149,5 @@ func (s *Store) ClaimWorkflow(ctx context.Context, id, owner string, staleBefore
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, notFound("Workflow", id)
 	}
-	return false, dbErr("claim workflow", err)
+	return false, dbErr(what, err)
 }

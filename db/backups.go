@@ -84,12 +84,9 @@ func (s *Store) CreateBackup(ctx context.Context, b *model.Backup) error {
 
 // GetBackup returns the backup with its metadata; ErrNotFound if missing or deleted.
 func (s *Store) GetBackup(ctx context.Context, id string) (*model.Backup, error) {
-	b, err := scanBackup(s.q.QueryRowContext(ctx, `SELECT `+backupCols+` FROM backups WHERE id = ? AND deleted = 0`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("Backup", id)
-	}
+	b, err := getLive(ctx, s.q, "backups", "Backup", backupCols, id, scanBackup)
 	if err != nil {
-		return nil, dbErr("get backup", err)
+		return nil, err
 	}
 	err = loadMetadata(ctx, s.q, "backup_metadata", "backup_id", []string{id}, func(_, k, v string) { b.Metadata[k] = v })
 	if err != nil {
@@ -101,34 +98,15 @@ func (s *Store) GetBackup(ctx context.Context, id string) (*model.Backup, error)
 // ListBackups returns the matching backups with metadata. Sorting, marker and paging work as in
 // ListVolumes.
 func (s *Store) ListBackups(ctx context.Context, q BackupQuery) ([]*model.Backup, error) {
-	var where, scope cond
-	where.add("deleted = 0")
-	scope.add("deleted = 0")
-	if q.ProjectID != "" {
-		where.add("project_id = ?", q.ProjectID)
-		scope.add("project_id = ?", q.ProjectID)
-	}
-	if q.VolumeID != "" {
-		where.add("volume_id = ?", q.VolumeID)
-	}
-	if q.Name != "" {
-		where.add("display_name = ?", q.Name)
-	}
-	if q.Status != "" {
-		where.add("status = ?", q.Status)
-	}
-	if q.ServiceMetadata != "" {
-		where.add("service_metadata = ?", q.ServiceMetadata)
-	}
+	where, scope := liveScope(q.ProjectID)
+	where.addEq("volume_id", q.VolumeID, "display_name", q.Name, "status", q.Status, "service_metadata", q.ServiceMetadata)
 	metadataFilter(&where, "backup_metadata", "backup_id", "backups", q.Metadata)
-	p := page{table: "backups", what: "Backup", columns: backupSortColumns, sort: q.Sort,
-		marker: q.Marker, scope: scope, limit: q.Limit, offset: q.Offset}
-	tail, err := p.apply(ctx, s.q, &where)
+	query, args, err := s.selectPage(ctx, page{table: "backups", what: "Backup", columns: backupSortColumns,
+		sort: q.Sort, marker: q.Marker, scope: scope, limit: q.Limit, offset: q.Offset}, backupCols, where)
 	if err != nil {
 		return nil, err
 	}
-	out, byID, err := queryAll(ctx, s.q, "list backups",
-		`SELECT `+backupCols+` FROM backups WHERE `+where.sql()+tail, where.args,
+	out, byID, err := queryAll(ctx, s.q, "list backups", query, args,
 		scanBackup, func(r *model.Backup) string { return r.ID })
 	if err != nil {
 		return nil, err

@@ -2,8 +2,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"strings"
 
 	"github.com/dlvm-project/dlvm/model"
@@ -64,48 +62,19 @@ func (s *Store) CreateGroup(ctx context.Context, g *model.Group) error {
 
 // GetGroup returns a live group; ErrNotFound otherwise.
 func (s *Store) GetGroup(ctx context.Context, id string) (*model.Group, error) {
-	g, err := scanGroup(s.q.QueryRowContext(ctx, `SELECT `+groupCols+` FROM volume_groups WHERE id = ? AND deleted = 0`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("Group", id)
-	}
-	return g, dbErr("get group", err)
+	return getLive(ctx, s.q, "volume_groups", "Group", groupCols, id, scanGroup)
 }
 
 // ListGroups returns the live groups q selects (default order created_at desc).
 func (s *Store) ListGroups(ctx context.Context, q GroupQuery) ([]*model.Group, error) {
-	var where, scope cond
-	where.add("deleted = 0")
-	scope.add("deleted = 0")
-	if q.ProjectID != "" {
-		where.add("project_id = ?", q.ProjectID)
-		scope.add("project_id = ?", q.ProjectID)
-	}
-	if q.Name != "" {
-		where.add("name = ?", q.Name)
-	}
-	if q.Status != "" {
-		where.add("status = ?", q.Status)
-	}
-	p := page{table: "volume_groups", what: "Group", columns: groupSortColumns, sort: q.Sort,
-		marker: q.Marker, scope: scope, limit: q.Limit, offset: q.Offset}
-	tail, err := p.apply(ctx, s.q, &where)
+	where, scope := liveScope(q.ProjectID)
+	where.addEq("name", q.Name, "status", q.Status)
+	query, args, err := s.selectPage(ctx, page{table: "volume_groups", what: "Group", columns: groupSortColumns,
+		sort: q.Sort, marker: q.Marker, scope: scope, limit: q.Limit, offset: q.Offset}, groupCols, where)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.q.QueryContext(ctx, `SELECT `+groupCols+` FROM volume_groups WHERE `+where.sql()+tail, where.args...)
-	if err != nil {
-		return nil, dbErr("list groups", err)
-	}
-	defer rows.Close()
-	out := []*model.Group{}
-	for rows.Next() {
-		g, err := scanGroup(rows)
-		if err != nil {
-			return nil, dbErr("scan group", err)
-		}
-		out = append(out, g)
-	}
-	return out, dbErr("list groups", rows.Err())
+	return queryRows(ctx, s.q, "list groups", query, args, scanGroup)
 }
 
 // UpdateGroup writes name, description and status; ErrNotFound if missing.
@@ -246,51 +215,19 @@ func (s *Store) CreateGroupSnapshot(ctx context.Context, g *model.GroupSnapshot)
 
 // GetGroupSnapshot returns a live group snapshot; ErrNotFound otherwise.
 func (s *Store) GetGroupSnapshot(ctx context.Context, id string) (*model.GroupSnapshot, error) {
-	g, err := scanGroupSnapshot(s.q.QueryRowContext(ctx, `SELECT `+groupSnapshotCols+` FROM group_snapshots WHERE id = ? AND deleted = 0`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("Group snapshot", id)
-	}
-	return g, dbErr("get group snapshot", err)
+	return getLive(ctx, s.q, "group_snapshots", "Group snapshot", groupSnapshotCols, id, scanGroupSnapshot)
 }
 
 // ListGroupSnapshots returns the live group snapshots q selects.
 func (s *Store) ListGroupSnapshots(ctx context.Context, q GroupSnapshotQuery) ([]*model.GroupSnapshot, error) {
-	var where, scope cond
-	where.add("deleted = 0")
-	scope.add("deleted = 0")
-	if q.ProjectID != "" {
-		where.add("project_id = ?", q.ProjectID)
-		scope.add("project_id = ?", q.ProjectID)
-	}
-	if q.GroupID != "" {
-		where.add("group_id = ?", q.GroupID)
-	}
-	if q.Name != "" {
-		where.add("name = ?", q.Name)
-	}
-	if q.Status != "" {
-		where.add("status = ?", q.Status)
-	}
-	p := page{table: "group_snapshots", what: "Group snapshot", columns: groupSortColumns, sort: q.Sort,
-		marker: q.Marker, scope: scope, limit: q.Limit, offset: q.Offset}
-	tail, err := p.apply(ctx, s.q, &where)
+	where, scope := liveScope(q.ProjectID)
+	where.addEq("group_id", q.GroupID, "name", q.Name, "status", q.Status)
+	query, args, err := s.selectPage(ctx, page{table: "group_snapshots", what: "Group snapshot", columns: groupSortColumns,
+		sort: q.Sort, marker: q.Marker, scope: scope, limit: q.Limit, offset: q.Offset}, groupSnapshotCols, where)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.q.QueryContext(ctx, `SELECT `+groupSnapshotCols+` FROM group_snapshots WHERE `+where.sql()+tail, where.args...)
-	if err != nil {
-		return nil, dbErr("list group snapshots", err)
-	}
-	defer rows.Close()
-	out := []*model.GroupSnapshot{}
-	for rows.Next() {
-		g, err := scanGroupSnapshot(rows)
-		if err != nil {
-			return nil, dbErr("scan group snapshot", err)
-		}
-		out = append(out, g)
-	}
-	return out, dbErr("list group snapshots", rows.Err())
+	return queryRows(ctx, s.q, "list group snapshots", query, args, scanGroupSnapshot)
 }
 
 // SetGroupSnapshotStatus moves a group snapshot's status as SetVolumeStatus does.

@@ -186,21 +186,33 @@ func (p *page) markerCond(ctx context.Context, q querier, cols []orderCol, c *co
 // their metadata or specs afterwards. The rows are closed before it returns.
 func queryAll[T any](ctx context.Context, q querier, what, query string, args []any,
 	scan func(rowScanner) (T, error), id func(T) string) ([]T, map[string]T, error) {
+	out, err := queryRows(ctx, q, what, query, args, scan)
+	if err != nil {
+		return nil, nil, err
+	}
+	byID := make(map[string]T, len(out))
+	for _, r := range out {
+		byID[id(r)] = r
+	}
+	return out, byID, nil
+}
+
+// queryRows runs query and scans every row; what names the query in errors.
+func queryRows[T any](ctx context.Context, q querier, what, query string, args []any, scan func(rowScanner) (T, error)) ([]T, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, nil, dbErr(what, err)
+		return nil, dbErr(what, err)
 	}
 	defer rows.Close()
-	out, byID := []T{}, map[string]T{}
+	out := []T{}
 	for rows.Next() {
 		r, err := scan(rows)
 		if err != nil {
-			return nil, nil, dbErr(what, err)
+			return nil, dbErr(what, err)
 		}
 		out = append(out, r)
-		byID[id(r)] = r
 	}
-	return out, byID, dbErr(what, rows.Err())
+	return out, dbErr(what, rows.Err())
 }
 
 // loadMetadata reads key/value rows of table for the given owner ids (chunked IN lists: one
@@ -353,4 +365,49 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// liveScope starts the filter of a list of live (not deleted) rows, of one project when project
+// is set: where takes the list's own filters too, scope is what its marker is looked up in
+// (page.scope).
+func liveScope(project string) (where, scope cond) {
+	where.add("deleted = 0")
+	scope.add("deleted = 0")
+	if project != "" {
+		where.add("project_id = ?", project)
+		scope.add("project_id = ?", project)
+	}
+	return where, scope
+}
+
+// addEq adds "col = ?" for each col, value pair whose value is not empty.
+func (c *cond) addEq(colValues ...string) {
+	for i := 0; i+1 < len(colValues); i += 2 {
+		if colValues[i+1] != "" {
+			c.add(colValues[i]+" = ?", colValues[i+1])
+		}
+	}
+}
+
+// selectPage is the query of one page of p.table: cols of the rows matching where, after p's
+// marker, in p's order, limited and offset; with its arguments.
+func (s *Store) selectPage(ctx context.Context, p page, cols string, where cond) (string, []any, error) {
+	tail, err := p.apply(ctx, s.q, &where)
+	if err != nil {
+		return "", nil, err
+	}
+	return `SELECT ` + cols + ` FROM ` + p.table + ` WHERE ` + where.sql() + tail, where.args, nil
+}
+
+// getLive reads the live row id of table (cols, through scan); ErrNotFound naming what when it
+// is missing or deleted.
+func getLive[T any](ctx context.Context, q querier, table, what, cols, id string, scan func(rowScanner) (T, error)) (T, error) {
+	r, err := scan(q.QueryRowContext(ctx, `SELECT `+cols+` FROM `+table+` WHERE id = ? AND deleted = 0`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, notFound(what, id)
+	}
+	if err != nil {
+		return r, dbErr("get "+strings.ToLower(what), err)
+	}
+	return r, nil
 }

@@ -2,8 +2,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"maps"
 	"slices"
 
@@ -66,12 +64,9 @@ func (s *Store) CreateSnapshot(ctx context.Context, sn *model.Snapshot) error {
 
 // GetSnapshot returns the snapshot; ErrNotFound if missing or deleted.
 func (s *Store) GetSnapshot(ctx context.Context, id string) (*model.Snapshot, error) {
-	sn, err := scanSnapshot(s.q.QueryRowContext(ctx, `SELECT `+snapshotCols+` FROM snapshots WHERE id = ? AND deleted = 0`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("Snapshot", id)
-	}
+	sn, err := getLive(ctx, s.q, "snapshots", "Snapshot", snapshotCols, id, scanSnapshot)
 	if err != nil {
-		return nil, dbErr("get snapshot", err)
+		return nil, err
 	}
 	err = loadMetadata(ctx, s.q, "snapshot_metadata", "snapshot_id", []string{id}, func(_, k, v string) { sn.Metadata[k] = v })
 	if err != nil {
@@ -83,34 +78,15 @@ func (s *Store) GetSnapshot(ctx context.Context, id string) (*model.Snapshot, er
 // ListSnapshots returns the matching snapshots with metadata (no N+1 queries). Sorting, marker
 // and paging work as in ListVolumes.
 func (s *Store) ListSnapshots(ctx context.Context, q SnapshotQuery) ([]*model.Snapshot, error) {
-	var where, scope cond
-	where.add("deleted = 0")
-	scope.add("deleted = 0")
-	if q.ProjectID != "" {
-		where.add("project_id = ?", q.ProjectID)
-		scope.add("project_id = ?", q.ProjectID)
-	}
-	if q.VolumeID != "" {
-		where.add("volume_id = ?", q.VolumeID)
-	}
-	if q.GroupSnapshotID != "" {
-		where.add("group_snapshot_id = ?", q.GroupSnapshotID)
-	}
-	if q.Name != "" {
-		where.add("display_name = ?", q.Name)
-	}
-	if q.Status != "" {
-		where.add("status = ?", q.Status)
-	}
+	where, scope := liveScope(q.ProjectID)
+	where.addEq("volume_id", q.VolumeID, "group_snapshot_id", q.GroupSnapshotID, "display_name", q.Name, "status", q.Status)
 	metadataFilter(&where, "snapshot_metadata", "snapshot_id", "snapshots", q.Metadata)
-	p := page{table: "snapshots", what: "Snapshot", columns: snapshotSortColumns, sort: q.Sort,
-		marker: q.Marker, scope: scope, limit: q.Limit, offset: q.Offset}
-	tail, err := p.apply(ctx, s.q, &where)
+	query, args, err := s.selectPage(ctx, page{table: "snapshots", what: "Snapshot", columns: snapshotSortColumns,
+		sort: q.Sort, marker: q.Marker, scope: scope, limit: q.Limit, offset: q.Offset}, snapshotCols, where)
 	if err != nil {
 		return nil, err
 	}
-	out, byID, err := queryAll(ctx, s.q, "list snapshots",
-		`SELECT `+snapshotCols+` FROM snapshots WHERE `+where.sql()+tail, where.args,
+	out, byID, err := queryAll(ctx, s.q, "list snapshots", query, args,
 		scanSnapshot, func(r *model.Snapshot) string { return r.ID })
 	if err != nil {
 		return nil, err

@@ -82,12 +82,9 @@ func (s *Store) CreateVolume(ctx context.Context, v *model.Volume) error {
 
 // GetVolume returns the volume with its metadata; ErrNotFound if missing or deleted.
 func (s *Store) GetVolume(ctx context.Context, id string) (*model.Volume, error) {
-	v, err := scanVolume(s.q.QueryRowContext(ctx, `SELECT `+volumeSelect+` FROM volumes WHERE id = ? AND deleted = 0`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("Volume", id)
-	}
+	v, err := getLive(ctx, s.q, "volumes", "Volume", volumeSelect, id, scanVolume)
 	if err != nil {
-		return nil, dbErr("get volume", err)
+		return nil, err
 	}
 	err = loadMetadata(ctx, s.q, "volume_metadata", "volume_id", []string{id}, func(_, k, val string) { v.Metadata[k] = val })
 	if err != nil {
@@ -98,32 +95,14 @@ func (s *Store) GetVolume(ctx context.Context, id string) (*model.Volume, error)
 
 // volumeFilter turns the filter fields of q into WHERE clauses.
 func volumeFilter(q VolumeQuery) (where, scope cond) {
-	where.add("deleted = 0")
-	scope.add("deleted = 0")
-	if q.ProjectID != "" {
-		where.add("project_id = ?", q.ProjectID)
-		scope.add("project_id = ?", q.ProjectID)
-	}
-	if q.Name != "" {
-		where.add("display_name = ?", q.Name)
-	}
+	where, scope = liveScope(q.ProjectID)
+	where.addEq("display_name", q.Name, "status", q.Status, "availability_zone", q.AvailabilityZone,
+		"volume_type_id", q.VolumeTypeID, "group_id", q.GroupID)
 	if q.NameLike != "" {
 		where.add("display_name LIKE ? ESCAPE '!'", likeEscape(q.NameLike))
 	}
-	if q.Status != "" {
-		where.add("status = ?", q.Status)
-	}
 	if q.Bootable != nil {
 		where.add("bootable = ?", *q.Bootable)
-	}
-	if q.AvailabilityZone != "" {
-		where.add("availability_zone = ?", q.AvailabilityZone)
-	}
-	if q.VolumeTypeID != "" {
-		where.add("volume_type_id = ?", q.VolumeTypeID)
-	}
-	if q.GroupID != "" {
-		where.add("group_id = ?", q.GroupID)
 	}
 	if len(q.IDs) > 0 {
 		args := make([]any, len(q.IDs))
@@ -136,26 +115,20 @@ func volumeFilter(q VolumeQuery) (where, scope cond) {
 	return where, scope
 }
 
-// volumePage is the WHERE clause (filter, marker, order, limit and offset) of a page of
-// volumes matching q, with its arguments.
-func (s *Store) volumePage(ctx context.Context, q VolumeQuery) (string, []any, error) {
+// volumePage is the query of cols of the page of volumes q selects (selectPage).
+func (s *Store) volumePage(ctx context.Context, q VolumeQuery, cols string) (string, []any, error) {
 	where, scope := volumeFilter(q)
-	p := page{table: "volumes", what: "Volume", columns: volumeSortColumns, sort: q.Sort,
-		marker: q.Marker, scope: scope, limit: q.Limit, offset: q.Offset}
-	tail, err := p.apply(ctx, s.q, &where)
-	if err != nil {
-		return "", nil, err
-	}
-	return where.sql() + tail, where.args, nil
+	return s.selectPage(ctx, page{table: "volumes", what: "Volume", columns: volumeSortColumns, sort: q.Sort,
+		marker: q.Marker, scope: scope, limit: q.Limit, offset: q.Offset}, cols, where)
 }
 
 // ListVolumes returns the matching volumes with their metadata (no N+1 queries).
 func (s *Store) ListVolumes(ctx context.Context, q VolumeQuery) ([]*model.Volume, error) {
-	where, args, err := s.volumePage(ctx, q)
+	query, args, err := s.volumePage(ctx, q, volumeSelect)
 	if err != nil {
 		return nil, err
 	}
-	out, byID, err := queryAll(ctx, s.q, "list volumes", `SELECT `+volumeSelect+` FROM volumes WHERE `+where, args,
+	out, byID, err := queryAll(ctx, s.q, "list volumes", query, args,
 		scanVolume, func(r *model.Volume) string { return r.ID })
 	if err != nil {
 		return nil, err
@@ -176,24 +149,14 @@ type VolumeRev struct {
 // ListVolumeRevs returns the id, project and revision of each volume ListVolumes(q) returns, in
 // the same order: one query over the list index, no metadata.
 func (s *Store) ListVolumeRevs(ctx context.Context, q VolumeQuery) ([]VolumeRev, error) {
-	where, args, err := s.volumePage(ctx, q)
+	query, args, err := s.volumePage(ctx, q, "id, project_id, rev")
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.q.QueryContext(ctx, `SELECT id, project_id, rev FROM volumes WHERE `+where, args...)
-	if err != nil {
-		return nil, dbErr("list volume revisions", err)
-	}
-	defer rows.Close()
-	out := make([]VolumeRev, 0, min(max(q.Limit, 0), 1000))
-	for rows.Next() {
-		var r VolumeRev
-		if err := rows.Scan(&r.ID, &r.ProjectID, &r.Rev); err != nil {
-			return nil, dbErr("scan volume revision", err)
-		}
-		out = append(out, r)
-	}
-	return out, dbErr("list volume revisions", rows.Err())
+	return queryRows(ctx, s.q, "list volume revisions", query, args, func(r rowScanner) (VolumeRev, error) {
+		var v VolumeRev
+		return v, r.Scan(&v.ID, &v.ProjectID, &v.Rev)
+	})
 }
 
 // GetVolumeRev returns one volume's project and revision; ErrNotFound if missing or deleted.

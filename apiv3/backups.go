@@ -3,7 +3,6 @@ package apiv3
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"github.com/gorilla/mux"
 
@@ -362,26 +361,13 @@ func (h *Handler) backupAction(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c := state(ctx).caller
-	switch name {
-	case "os-reset_status":
-		if err := authorizeAdmin(ctx, "volume_extension:backup_admin_actions:reset_status"); err != nil {
-			return err
-		}
-		_, status, err := statusArg(name, arg)
-		if err != nil {
-			return err
-		}
-		if err := h.svc.ResetBackupStatus(ctx, c, id, strings.ToLower(status)); err != nil {
-			return err
-		}
-	case "os-force_delete":
-		if err := authorizeAdmin(ctx, "volume_extension:backup_admin_actions:force_delete"); err != nil {
-			return err
-		}
-		if err := h.svc.DeleteBackup(ctx, c, id, true); err != nil {
-			return err
-		}
-	default:
+	ok, err := adminAction(ctx, "backup", name, arg,
+		func(status string) error { return h.svc.ResetBackupStatus(ctx, c, id, status) },
+		func() error { return h.svc.DeleteBackup(ctx, c, id, true) })
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return badRequest("There is no such action: %s. Verify the request body and Content-Type header and try again.", name)
 	}
 	writeEmpty(w, http.StatusAccepted)

@@ -3,7 +3,6 @@ package apiv3
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"github.com/dlvm-project/dlvm/db"
 	"github.com/dlvm-project/dlvm/model"
@@ -285,25 +284,15 @@ func (h *Handler) snapshotAction(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c := state(ctx).caller
+	if ok, err := adminAction(ctx, "snapshot", name, arg,
+		func(status string) error { return h.svc.ResetSnapshotStatus(ctx, c, id, status) },
+		func() error { return h.svc.DeleteSnapshot(ctx, c, id, true) }); ok || err != nil {
+		if err == nil {
+			writeEmpty(w, http.StatusAccepted)
+		}
+		return err
+	}
 	switch name {
-	case "os-reset_status":
-		if err := authorizeAdmin(ctx, "volume_extension:snapshot_admin_actions:reset_status"); err != nil {
-			return err
-		}
-		_, status, err := statusArg(name, arg)
-		if err != nil {
-			return err
-		}
-		if err := h.svc.ResetSnapshotStatus(ctx, c, id, strings.ToLower(status)); err != nil {
-			return err
-		}
-	case "os-force_delete":
-		if err := authorizeAdmin(ctx, "volume_extension:snapshot_admin_actions:force_delete"); err != nil {
-			return err
-		}
-		if err := h.svc.DeleteSnapshot(ctx, c, id, true); err != nil {
-			return err
-		}
 	case "os-update_snapshot_status":
 		if err := authorizeWrite(ctx, "snapshot_extension:snapshot_actions:update_snapshot_status"); err != nil {
 			return err

@@ -100,6 +100,30 @@ func argObject(name string, arg any) (object, error) {
 	return object(m), nil
 }
 
+// adminAction runs the admin actions snapshots and backups share, each under its policy
+// volume_extension:<resource>_admin_actions:*: os-reset_status (reset gets the status, lower
+// case) and os-force_delete. ok is false for any other action, which the caller handles.
+func adminAction(ctx context.Context, resource, name string, arg any, reset func(status string) error, forceDelete func() error) (ok bool, err error) {
+	policy := "volume_extension:" + resource + "_admin_actions:"
+	switch name {
+	case "os-reset_status":
+		if err := authorizeAdmin(ctx, policy+"reset_status"); err != nil {
+			return true, err
+		}
+		_, status, err := statusArg(name, arg)
+		if err != nil {
+			return true, err
+		}
+		return true, reset(strings.ToLower(status))
+	case "os-force_delete":
+		if err := authorizeAdmin(ctx, policy+"force_delete"); err != nil {
+			return true, err
+		}
+		return true, forceDelete()
+	}
+	return false, nil
+}
+
 // statusArg reads the argument of a status action (os-reset_status of snapshots and backups,
 // os-update_snapshot_status): an object with a required, non-empty "status" and optionally the
 // keys in extra. It returns the object (for the extra keys) and the status.

@@ -124,41 +124,11 @@ func (h *Handler) createGroupType(w http.ResponseWriter, r *http.Request) error 
 	if err := authorizeAdmin(ctx, "group:group_types:create"); err != nil {
 		return err
 	}
-	o, err := decodeBody(r)
+	c, err := decodeTypeCreate(r, "group_type", "is_public", "group_specs", "Group type")
 	if err != nil {
 		return err
 	}
-	gt, err := body(o, "group_type")
-	if err != nil {
-		return err
-	}
-	if err := onlyKeys(gt, "group_type", "name", "description", "is_public", "group_specs"); err != nil {
-		return err
-	}
-	name, present, err := optString(gt, "name", 255, true)
-	if err != nil {
-		return err
-	}
-	if !present || name == "" {
-		return badRequest("Invalid input for field/attribute name. Value: %s. Group type name can not be empty.", repr(gt["name"]))
-	}
-	desc, _, err := optString(gt, "description", 255, false)
-	if err != nil {
-		return err
-	}
-	public := true
-	if v, ok := gt["is_public"]; ok && v != nil {
-		if public, err = parseBool("is_public", v); err != nil {
-			return err
-		}
-	}
-	var specs map[string]string
-	if v, ok := gt["group_specs"]; ok {
-		if specs, err = parseMetadata("group_specs", v, true); err != nil {
-			return err
-		}
-	}
-	t, err := h.svc.CreateGroupType(ctx, state(ctx).caller, name, desc, public, specs)
+	t, err := h.svc.CreateGroupType(ctx, state(ctx).caller, c.name, c.desc, c.public, c.specs)
 	if err != nil {
 		return err
 	}
@@ -171,42 +141,14 @@ func (h *Handler) updateGroupType(w http.ResponseWriter, r *http.Request) error 
 	if err := authorizeAdmin(ctx, "group:group_types:update"); err != nil {
 		return err
 	}
-	o, err := decodeBody(r)
+	u, err := decodeTypeUpdate(r, "group_type", "Group type")
 	if err != nil {
 		return err
-	}
-	gt, err := body(o, "group_type")
-	if err != nil {
-		return err
-	}
-	if err := onlyKeys(gt, "group_type", "name", "description", "is_public"); err != nil {
-		return err
-	}
-	var u api.GroupTypeUpdate
-	if s, present, err := optString(gt, "name", 255, true); err != nil {
-		return err
-	} else if present {
-		if s == "" {
-			return badRequest("Invalid input for field/attribute name. Value: %s. Group type name can not be empty.", repr(gt["name"]))
-		}
-		u.Name = &s
-	}
-	if s, present, err := optString(gt, "description", 255, false); err != nil {
-		return err
-	} else if present {
-		u.Description = &s
-	}
-	if v, ok := gt["is_public"]; ok && v != nil {
-		b, err := parseBool("is_public", v)
-		if err != nil {
-			return err
-		}
-		u.IsPublic = &b
 	}
 	if u.Name == nil && u.Description == nil && u.IsPublic == nil {
 		return badRequest("Specify group type name, description or a combination thereof.")
 	}
-	t, err := h.svc.UpdateGroupType(ctx, state(ctx).caller, mux.Vars(r)["id"], u)
+	t, err := h.svc.UpdateGroupType(ctx, state(ctx).caller, mux.Vars(r)["id"], api.GroupTypeUpdate(u))
 	if err != nil {
 		return err
 	}

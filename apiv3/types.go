@@ -132,41 +132,11 @@ func (h *Handler) createType(w http.ResponseWriter, r *http.Request) error {
 	if err := authorizeAdmin(ctx, "volume_extension:types_manage:create"); err != nil {
 		return err
 	}
-	o, err := decodeBody(r)
+	c, err := decodeTypeCreate(r, "volume_type", "os-volume-type-access:is_public", "extra_specs", "Volume type")
 	if err != nil {
 		return err
 	}
-	vt, err := body(o, "volume_type")
-	if err != nil {
-		return err
-	}
-	if err := onlyKeys(vt, "volume_type", "name", "description", "os-volume-type-access:is_public", "extra_specs"); err != nil {
-		return err
-	}
-	name, present, err := optString(vt, "name", 255, true)
-	if err != nil {
-		return err
-	}
-	if !present || name == "" {
-		return badRequest("Invalid input for field/attribute name. Value: %s. Volume type name can not be empty.", repr(vt["name"]))
-	}
-	desc, _, err := optString(vt, "description", 255, false)
-	if err != nil {
-		return err
-	}
-	public := true
-	if v, ok := vt["os-volume-type-access:is_public"]; ok && v != nil {
-		if public, err = parseBool("os-volume-type-access:is_public", v); err != nil {
-			return err
-		}
-	}
-	var specs map[string]string
-	if v, ok := vt["extra_specs"]; ok {
-		if specs, err = parseMetadata("extra_specs", v, true); err != nil {
-			return err
-		}
-	}
-	t, err := h.svc.CreateType(ctx, state(ctx).caller, name, desc, public, specs)
+	t, err := h.svc.CreateType(ctx, state(ctx).caller, c.name, c.desc, c.public, c.specs)
 	if err != nil {
 		return err
 	}
@@ -179,43 +149,14 @@ func (h *Handler) updateType(w http.ResponseWriter, r *http.Request) error {
 	if err := authorizeAdmin(ctx, "volume_extension:types_manage:update"); err != nil {
 		return err
 	}
-	o, err := decodeBody(r)
+	u, err := decodeTypeUpdate(r, "volume_type", "Volume type")
 	if err != nil {
 		return err
 	}
-	vt, err := body(o, "volume_type")
-	if err != nil {
-		return err
-	}
-	if err := onlyKeys(vt, "volume_type", "name", "description", "is_public"); err != nil {
-		return err
-	}
-	var name, desc *string
-	if s, present, err := optString(vt, "name", 255, true); err != nil {
-		return err
-	} else if present {
-		if s == "" {
-			return badRequest("Invalid input for field/attribute name. Value: %s. Volume type name can not be empty.", repr(vt["name"]))
-		}
-		name = &s
-	}
-	if s, present, err := optString(vt, "description", 255, false); err != nil {
-		return err
-	} else if present {
-		desc = &s
-	}
-	var public *bool
-	if v, ok := vt["is_public"]; ok && v != nil {
-		b, err := parseBool("is_public", v)
-		if err != nil {
-			return err
-		}
-		public = &b
-	}
-	if name == nil && desc == nil && public == nil {
+	if u.Name == nil && u.Description == nil && u.IsPublic == nil {
 		return badRequest("Specify volume type name, description, is_public or a combination thereof.")
 	}
-	t, err := h.svc.UpdateType(ctx, state(ctx).caller, mux.Vars(r)["id"], name, desc, public)
+	t, err := h.svc.UpdateType(ctx, state(ctx).caller, mux.Vars(r)["id"], u.Name, u.Description, u.IsPublic)
 	if err != nil {
 		return err
 	}
@@ -323,4 +264,96 @@ func (h *Handler) deleteExtraSpec(w http.ResponseWriter, r *http.Request) error 
 	}
 	writeEmpty(w, http.StatusAccepted)
 	return nil
+}
+
+// typeCreate is the create body of a volume type or group type.
+type typeCreate struct {
+	name, desc string
+	public     bool
+	specs      map[string]string
+}
+
+// decodeTypeCreate reads a type's create body under key (volume_type, group_type), its public
+// flag under publicKey and its specs under specsKey; what ("Volume type") names it in errors.
+func decodeTypeCreate(r *http.Request, key, publicKey, specsKey, what string) (typeCreate, error) {
+	var c typeCreate
+	o, err := decodeBody(r)
+	if err != nil {
+		return c, err
+	}
+	t, err := body(o, key)
+	if err != nil {
+		return c, err
+	}
+	if err := onlyKeys(t, key, "name", "description", publicKey, specsKey); err != nil {
+		return c, err
+	}
+	name, present, err := optString(t, "name", 255, true)
+	if err != nil {
+		return c, err
+	}
+	if !present || name == "" {
+		return c, badRequest("Invalid input for field/attribute name. Value: %s. %s name can not be empty.", repr(t["name"]), what)
+	}
+	c.name = name
+	if c.desc, _, err = optString(t, "description", 255, false); err != nil {
+		return c, err
+	}
+	c.public = true
+	if v, ok := t[publicKey]; ok && v != nil {
+		if c.public, err = parseBool(publicKey, v); err != nil {
+			return c, err
+		}
+	}
+	if v, ok := t[specsKey]; ok {
+		if c.specs, err = parseMetadata(specsKey, v, true); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// typeUpdate is the update body of a volume type or group type: nil fields are unchanged.
+type typeUpdate struct {
+	Name, Description *string
+	IsPublic          *bool
+}
+
+// decodeTypeUpdate reads a type's update body under key: the fields given (nil: unchanged);
+// what ("Volume type") names it in errors. The caller refuses an update that changes nothing,
+// in its own words.
+func decodeTypeUpdate(r *http.Request, key, what string) (typeUpdate, error) {
+	var u typeUpdate
+	o, err := decodeBody(r)
+	if err != nil {
+		return u, err
+	}
+	t, err := body(o, key)
+	if err != nil {
+		return u, err
+	}
+	if err := onlyKeys(t, key, "name", "description", "is_public"); err != nil {
+		return u, err
+	}
+	if s, present, err := optString(t, "name", 255, true); err != nil {
+		return u, err
+	} else if present {
+		if s == "" {
+			return u, badRequest("Invalid input for field/attribute name. Value: %s. %s name can not be empty.", repr(t["name"]), what)
+		}
+		u.Name = &s
+	}
+	if s, present, err := optString(t, "description", 255, false); err != nil {
+		return u, err
+	} else if present {
+		u.Description = &s
+	}
+	if v, ok := t["is_public"]; ok && v != nil {
+		b, err := parseBool("is_public", v)
+		if err != nil {
+			return u, err
+		}
+		u.IsPublic = &b
+	}
+	return u, nil
 }

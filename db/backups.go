@@ -145,7 +145,7 @@ func (s *Store) UpdateBackup(ctx context.Context, b *model.Backup) error {
 // SetBackupStatus moves a backup's status from one of from (any, when empty) to to;
 // ErrConflict when it is in another status, ErrNotFound when missing.
 func (s *Store) SetBackupStatus(ctx context.Context, id string, from []string, to string) error {
-	return s.setStatus(ctx, "backups", "Backup", id, from, to)
+	return s.setStatus(ctx, "backups", "Backup", id, from, to, "")
 }
 
 // SetBackupMetadata merges (or replaces) metadata. ErrNotFound if the backup is missing.

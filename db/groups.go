@@ -97,7 +97,7 @@ func (s *Store) UpdateGroup(ctx context.Context, g *model.Group) error {
 
 // SetGroupStatus moves a group's status as SetVolumeStatus does.
 func (s *Store) SetGroupStatus(ctx context.Context, id string, from []string, to string) error {
-	return s.setStatus(ctx, "volume_groups", "Group", id, from, to)
+	return s.setStatus(ctx, "volume_groups", "Group", id, from, to, "")
 }
 
 // DeleteGroup soft-deletes a group. Idempotent.
@@ -232,7 +232,7 @@ func (s *Store) ListGroupSnapshots(ctx context.Context, q GroupSnapshotQuery) ([
 
 // SetGroupSnapshotStatus moves a group snapshot's status as SetVolumeStatus does.
 func (s *Store) SetGroupSnapshotStatus(ctx context.Context, id string, from []string, to string) error {
-	return s.setStatus(ctx, "group_snapshots", "Group snapshot", id, from, to)
+	return s.setStatus(ctx, "group_snapshots", "Group snapshot", id, from, to, "")
 }
 
 // DeleteGroupSnapshot soft-deletes a group snapshot. Idempotent.

@@ -321,8 +321,9 @@ func (s *Store) exists(ctx context.Context, table, id string) (bool, error) {
 	return true, nil
 }
 
-// setStatus is the conditional status move shared by volumes and snapshots.
-func (s *Store) setStatus(ctx context.Context, table, what, id string, from []string, to string) error {
+// setStatus is the conditional status move shared by volumes, snapshots, backups and groups;
+// alsoSet adds assignments to the same UPDATE ("" for none).
+func (s *Store) setStatus(ctx context.Context, table, what, id string, from []string, to, alsoSet string) error {
 	c := cond{}
 	c.add("id = ?", id)
 	c.add("deleted = 0")
@@ -335,8 +336,8 @@ func (s *Store) setStatus(ctx context.Context, table, what, id string, from []st
 	}
 	args := append([]any{to, s.tv(now())}, c.args...)
 	set := "status = ?, updated_at = ?"
-	if table == "volumes" {
-		set += ", rev = rev + 1" // volume views are cached by revision (bumpVolumeRev)
+	if alsoSet != "" {
+		set += ", " + alsoSet
 	}
 	res, err := s.q.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE %s", table, set, c.sql()), args...)
 	if err != nil {

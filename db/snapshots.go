@@ -122,7 +122,7 @@ func (s *Store) UpdateSnapshot(ctx context.Context, sn *model.Snapshot) error {
 
 // SetSnapshotStatus is SetVolumeStatus for snapshots.
 func (s *Store) SetSnapshotStatus(ctx context.Context, id string, from []string, to string) error {
-	return s.setStatus(ctx, "snapshots", "Snapshot", id, from, to)
+	return s.setStatus(ctx, "snapshots", "Snapshot", id, from, to, "")
 }
 
 // SetSnapshotMetadata merges (or replaces) metadata. ErrNotFound if the snapshot is missing.

@@ -213,7 +213,7 @@ func (s *Store) UpdateVolume(ctx context.Context, v *model.Volume) error {
 // when the status is not in from, ErrNotFound if missing. Atomic: two racing callers cannot both
 // succeed from the same state.
 func (s *Store) SetVolumeStatus(ctx context.Context, id string, from []string, to string) error {
-	return s.setStatus(ctx, "volumes", "Volume", id, from, to)
+	return s.setStatus(ctx, "volumes", "Volume", id, from, to, "rev = rev + 1") // views are cached by revision
 }
 
 // SetVolumeMetadata merges md into the volume's metadata, or replaces it when replace is true.

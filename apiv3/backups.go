@@ -25,6 +25,7 @@ type BackupService interface {
 	CreateBackup(ctx context.Context, c api.Caller, req api.CreateBackupRequest) (*model.Backup, error)
 	GetBackup(ctx context.Context, c api.Caller, id string) (*model.Backup, error)
 	ListBackups(ctx context.Context, c api.Caller, q db.BackupQuery, allTenants bool) ([]*model.Backup, error)
+	CountBackups(ctx context.Context, c api.Caller, q db.BackupQuery, allTenants bool) (int, error)
 	UpdateBackup(ctx context.Context, c api.Caller, id string, name, description *string, md map[string]string) (*model.Backup, error)
 	DeleteBackup(ctx context.Context, c api.Caller, id string, force bool) error
 	RestoreBackup(ctx context.Context, c api.Caller, id, volumeID, name string) (*api.Restore, error)
@@ -135,12 +136,11 @@ func (h *Handler) listBackups(detail bool) handlerFunc {
 		}
 		out := listBody(r, "backups", detail, list, p.limit, last)
 		if st.ver.AtLeast(mvCountInfo) && boolParam(q.Get("with_count")) {
-			bq.Limit, bq.Marker, bq.Offset, bq.Sort = 0, "", 0, nil
-			all, err := h.svc.ListBackups(ctx, st.caller, bq, allTenants)
+			n, err := h.svc.CountBackups(ctx, st.caller, bq, allTenants)
 			if err != nil {
 				return err
 			}
-			out["count"] = len(all)
+			out["count"] = n
 		}
 		writeJSON(w, http.StatusOK, out)
 		return nil

@@ -323,6 +323,12 @@ func (f *fakeService) GetSnapshot(ctx context.Context, c api.Caller, id string) 
 	return &cp, nil
 }
 
+func (f *fakeService) CountSnapshots(ctx context.Context, c api.Caller, q db.SnapshotQuery, allTenants bool) (int, error) {
+	q.Limit, q.Marker, q.Offset, q.Sort = 0, "", 0, nil
+	snaps, err := f.ListSnapshots(ctx, c, q, allTenants)
+	return len(snaps), err
+}
+
 func (f *fakeService) ListSnapshots(ctx context.Context, c api.Caller, q db.SnapshotQuery, allTenants bool) ([]*model.Snapshot, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -51,6 +51,7 @@ type Service interface {
 	CreateSnapshot(ctx context.Context, c api.Caller, volumeID, name, description string, force bool, md map[string]string) (*model.Snapshot, error)
 	GetSnapshot(ctx context.Context, c api.Caller, id string) (*model.Snapshot, error)
 	ListSnapshots(ctx context.Context, c api.Caller, q db.SnapshotQuery, allTenants bool) ([]*model.Snapshot, error)
+	CountSnapshots(ctx context.Context, c api.Caller, q db.SnapshotQuery, allTenants bool) (int, error)
 	UpdateSnapshot(ctx context.Context, c api.Caller, id string, name, description *string) (*model.Snapshot, error)
 	DeleteSnapshot(ctx context.Context, c api.Caller, id string, force bool) error
 	ResetSnapshotStatus(ctx context.Context, c api.Caller, id, status string) error

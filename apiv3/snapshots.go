@@ -105,12 +105,11 @@ func (h *Handler) listSnapshots(detail bool) handlerFunc {
 		}
 		out := listBody(r, "snapshots", detail, list, p.limit, last)
 		if st.ver.AtLeast(mvCountInfo) && boolParam(q.Get("with_count")) {
-			sq.Limit, sq.Marker, sq.Offset, sq.Sort = 0, "", 0, nil
-			all, err := h.svc.ListSnapshots(ctx, st.caller, sq, allTenants)
+			n, err := h.svc.CountSnapshots(ctx, st.caller, sq, allTenants)
 			if err != nil {
 				return err
 			}
-			out["count"] = len(all)
+			out["count"] = n
 		}
 		writeJSON(w, http.StatusOK, out)
 		return nil

@@ -95,12 +95,24 @@ func (s *Store) GetBackup(ctx context.Context, id string) (*model.Backup, error)
 	return b, nil
 }
 
+// backupFilter turns the filter fields of q into WHERE clauses (and the marker's scope).
+func backupFilter(q BackupQuery) (where, scope cond) {
+	where, scope = liveScope(q.ProjectID)
+	where.addEq("volume_id", q.VolumeID, "display_name", q.Name, "status", q.Status, "service_metadata", q.ServiceMetadata)
+	metadataFilter(&where, "backup_metadata", "backup_id", "backups", q.Metadata)
+	return where, scope
+}
+
+// CountBackups counts the matching backups, ignoring Sort/Limit/Marker/Offset.
+func (s *Store) CountBackups(ctx context.Context, q BackupQuery) (int, error) {
+	where, _ := backupFilter(q)
+	return s.count(ctx, "backups", where)
+}
+
 // ListBackups returns the matching backups with metadata. Sorting, marker and paging work as in
 // ListVolumes.
 func (s *Store) ListBackups(ctx context.Context, q BackupQuery) ([]*model.Backup, error) {
-	where, scope := liveScope(q.ProjectID)
-	where.addEq("volume_id", q.VolumeID, "display_name", q.Name, "status", q.Status, "service_metadata", q.ServiceMetadata)
-	metadataFilter(&where, "backup_metadata", "backup_id", "backups", q.Metadata)
+	where, scope := backupFilter(q)
 	query, args, err := s.selectPage(ctx, page{table: "backups", what: "Backup", columns: backupSortColumns,
 		sort: q.Sort, marker: q.Marker, scope: scope, limit: q.Limit, offset: q.Offset}, backupCols, where)
 	if err != nil {

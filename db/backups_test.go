@@ -100,6 +100,12 @@ func TestBackupList(t *testing.T) {
 		require.Equal(t, []string{"b0"}, ids(db.BackupQuery{Metadata: map[string]string{"k": "b0"}}))
 		require.Equal(t, []string{"b0", "b1"}, ids(db.BackupQuery{ProjectID: "p1", Sort: []db.SortKey{{Key: "created_at"}}, Limit: 2}))
 		require.Equal(t, []string{"b1", "b0"}, ids(db.BackupQuery{ProjectID: "p1", Marker: "b2"}))
+		for q, want := range map[*db.BackupQuery]int{{}: 4, {ProjectID: "p1", Limit: 1, Marker: "b2"}: 3,
+			{ServiceMetadata: "backups/b1"}: 2, {Metadata: map[string]string{"k": "b0"}}: 1} {
+			n, err := s.CountBackups(ctx, *q) // with_count: paging ignored
+			require.NoError(t, err)
+			require.Equal(t, want, n, "%+v", *q)
+		}
 		_, err := s.ListBackups(ctx, db.BackupQuery{Marker: "nope"})
 		require.ErrorIs(t, err, model.ErrNotFound)
 		_, err = s.ListBackups(ctx, db.BackupQuery{Sort: []db.SortKey{{Key: "bogus"}}})

@@ -412,3 +412,12 @@ func getLive[T any](ctx context.Context, q querier, table, what, cols, id string
 	}
 	return r, nil
 }
+
+// count counts the rows of table matching where (a list's with_count).
+func (s *Store) count(ctx context.Context, table string, where cond) (int, error) {
+	var n int
+	if err := s.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` WHERE `+where.sql(), where.args...).Scan(&n); err != nil {
+		return 0, dbErr("count "+table, err)
+	}
+	return n, nil
+}

@@ -75,12 +75,24 @@ func (s *Store) GetSnapshot(ctx context.Context, id string) (*model.Snapshot, er
 	return sn, nil
 }
 
+// snapshotFilter turns the filter fields of q into WHERE clauses (and the marker's scope).
+func snapshotFilter(q SnapshotQuery) (where, scope cond) {
+	where, scope = liveScope(q.ProjectID)
+	where.addEq("volume_id", q.VolumeID, "group_snapshot_id", q.GroupSnapshotID, "display_name", q.Name, "status", q.Status)
+	metadataFilter(&where, "snapshot_metadata", "snapshot_id", "snapshots", q.Metadata)
+	return where, scope
+}
+
+// CountSnapshots counts the matching snapshots, ignoring Sort/Limit/Marker/Offset.
+func (s *Store) CountSnapshots(ctx context.Context, q SnapshotQuery) (int, error) {
+	where, _ := snapshotFilter(q)
+	return s.count(ctx, "snapshots", where)
+}
+
 // ListSnapshots returns the matching snapshots with metadata (no N+1 queries). Sorting, marker
 // and paging work as in ListVolumes.
 func (s *Store) ListSnapshots(ctx context.Context, q SnapshotQuery) ([]*model.Snapshot, error) {
-	where, scope := liveScope(q.ProjectID)
-	where.addEq("volume_id", q.VolumeID, "group_snapshot_id", q.GroupSnapshotID, "display_name", q.Name, "status", q.Status)
-	metadataFilter(&where, "snapshot_metadata", "snapshot_id", "snapshots", q.Metadata)
+	where, scope := snapshotFilter(q)
 	query, args, err := s.selectPage(ctx, page{table: "snapshots", what: "Snapshot", columns: snapshotSortColumns,
 		sort: q.Sort, marker: q.Marker, scope: scope, limit: q.Limit, offset: q.Offset}, snapshotCols, where)
 	if err != nil {

@@ -120,6 +120,14 @@ func TestListSnapshots(t *testing.T) {
 				for _, sn := range got {
 					require.Len(t, sn.Metadata, 1, "metadata loaded for %s", sn.ID)
 				}
+				// with_count: the same filter without paging
+				all := tc.q
+				all.Sort, all.Marker, all.Limit, all.Offset = nil, "", 0, 0
+				unpaged, err := s.ListSnapshots(ctx, all)
+				require.NoError(t, err)
+				n, err := s.CountSnapshots(ctx, tc.q)
+				require.NoError(t, err)
+				require.Equal(t, len(unpaged), n)
 			})
 		}
 		_, err := s.ListSnapshots(ctx, db.SnapshotQuery{Marker: "s4"})

@@ -172,11 +172,7 @@ func (s *Store) GetVolumeRev(ctx context.Context, id string) (VolumeRev, error) 
 // CountVolumes counts the matching volumes, ignoring Sort/Limit/Marker/Offset.
 func (s *Store) CountVolumes(ctx context.Context, q VolumeQuery) (int, error) {
 	where, _ := volumeFilter(q)
-	var n int
-	if err := s.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM volumes WHERE `+where.sql(), where.args...).Scan(&n); err != nil {
-		return 0, dbErr("count volumes", err)
-	}
-	return n, nil
+	return s.count(ctx, "volumes", where)
 }
 
 // UpdateVolume writes every column of v except ID, ProjectID, CreatedAt, Metadata and Epoch

@@ -173,6 +173,14 @@ func (a *API) ListBackups(ctx context.Context, c Caller, q db.BackupQuery, allTe
 	return a.db.Store().ListBackups(ctx, q)
 }
 
+// CountBackups counts what ListBackups would return without paging (with_count, 3.45+).
+func (a *API) CountBackups(ctx context.Context, c Caller, q db.BackupQuery, allTenants bool) (int, error) {
+	if !c.IsAdmin || !allTenants {
+		q.ProjectID = c.ProjectID
+	}
+	return a.db.Store().CountBackups(ctx, q)
+}
+
 // UpdateBackup changes name, description (nil = unchanged) and replaces metadata (nil =
 // unchanged), and returns the backup.
 func (a *API) UpdateBackup(ctx context.Context, c Caller, id string, name, description *string, md map[string]string) (*model.Backup, error) {

@@ -117,6 +117,14 @@ func (a *API) ListSnapshots(ctx context.Context, c Caller, q db.SnapshotQuery, a
 	return a.db.Store().ListSnapshots(ctx, q)
 }
 
+// CountSnapshots counts what ListSnapshots would return without paging (with_count, 3.45+).
+func (a *API) CountSnapshots(ctx context.Context, c Caller, q db.SnapshotQuery, allTenants bool) (int, error) {
+	if !c.IsAdmin || !allTenants {
+		q.ProjectID = c.ProjectID
+	}
+	return a.db.Store().CountSnapshots(ctx, q)
+}
+
 // UpdateSnapshot changes name/description (nil = unchanged) and returns the snapshot.
 func (a *API) UpdateSnapshot(ctx context.Context, c Caller, id string, name, description *string) (*model.Snapshot, error) {
 	if (name != nil && len(*name) > 255) || (description != nil && len(*description) > 255) {

@@ -152,8 +152,10 @@ func (f *forwarder) DropAll() int {
 
 // balancer is the load balancer in front of the API copies, as an operator runs HAProxy: each
 // request goes to the next backend on a fresh connection, and a backend that refuses the
-// connection (stopped, restarting) is skipped for the next one. A request a backend accepted
-// is never sent twice.
+// connection (stopped, restarting) is skipped for the next one. A GET or HEAD whose connection
+// closed with no response (a backend that stopped with the connection still in its accept
+// queue) goes to the next backend too, as HAProxy's retry-on empty-response does for idempotent
+// requests; any other request a backend accepted is never sent twice.
 type balancer struct {
 	backends []string // host:port
 	next     atomic.Uint64
@@ -180,7 +182,8 @@ func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out.Body = io.NopCloser(bytes.NewReader(body))
 		out.ContentLength = int64(len(body))
 		resp, err = b.tr.RoundTrip(out)
-		if err == nil || !refused(err) {
+		idempotent := r.Method == http.MethodGet || r.Method == http.MethodHead
+		if err == nil || !(refused(err) || idempotent) {
 			break
 		}
 		if try >= len(b.backends) {

@@ -174,8 +174,9 @@ func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var resp *http.Response
+	first := b.next.Add(1) // round robin over requests; a request's retries go on from its own pick
 	for try := 0; try < 4*len(b.backends); try++ {
-		be := b.backends[b.next.Add(1)%uint64(len(b.backends))]
+		be := b.backends[(first+uint64(try))%uint64(len(b.backends))]
 		out := r.Clone(r.Context())
 		out.RequestURI = ""
 		out.URL.Scheme, out.URL.Host = "http", be

@@ -26,7 +26,11 @@ type conn struct {
 	nextITT uint32
 	dead    bool
 	writing bool   // a goroutine is writing to the socket (see kick)
+	flush   bool   // the reader asks the writer to send the commands kick held back
 	batch   []*pdu // reused by whoever is writing
+	waitEnd int    // goroutines waiting for writing to end (connDown)
+
+	sentCmds, socketWrites int64 // SCSI commands sent and the socket writes that carried them
 
 	lastRecv  time.Time
 	pingITT   uint32
@@ -80,13 +84,29 @@ func (c *conn) allocITT() uint32 {
 	}
 }
 
-// enqueue hands t to this connection. Caller holds s.mu.
+// enqueue hands t to this connection; the caller then kicks it, or starts the connection.
+// Caller holds s.mu.
 func (c *conn) enqueue(t *task) {
 	t.itt = c.allocITT()
 	t.queuedAt = time.Now()
 	c.tasks[t.itt] = t
 	c.sendq = append(c.sendq, t)
-	c.s.cond.Broadcast()
+}
+
+// holdAfter is how many commands may be outstanding at the target before new ones wait for
+// the next batch of responses instead of going out one write each: with the target busy, a
+// command sent a few microseconds later costs no throughput, and the commands queued
+// meanwhile then leave in one socket write (which the target also reads in one). Below it,
+// every command goes out at once, so a shallow queue waits for nothing.
+const holdAfter = 4
+
+// outstanding is the number of commands sent and not yet answered. Caller holds s.mu.
+func (c *conn) outstanding() int { return len(c.tasks) - len(c.sendq) }
+
+// holding reports whether the commands ready to go wait for the reader's flush (see
+// holdAfter). Control PDUs (Data-Out for an R2T, NOP-Out, Logout) never wait. Caller holds s.mu.
+func (c *conn) holding() bool {
+	return !c.flush && len(c.ctrlq) == 0 && c.outstanding() >= holdAfter
 }
 
 func (c *conn) windowOpen() bool { return seqLE(c.cmdSN, c.maxCmdSN) }
@@ -130,10 +150,11 @@ func (c *conn) ready() bool {
 }
 
 // kick sends what is ready from the calling goroutine unless another goroutine is already
-// sending (then that one picks it up): a submitter writes its own command without waking the
-// writer goroutine. Caller holds s.mu, which is released while writing.
+// sending (then that one picks it up) or the target has holdAfter commands outstanding (then
+// the reader flushes it with the next responses): a submitter writes its own command without
+// waking the writer goroutine. Caller holds s.mu, which is released while writing.
 func (c *conn) kick() {
-	if !c.writing && !c.dead && c.ready() {
+	if !c.writing && !c.dead && c.ready() && !c.holding() {
 		c.writing = true
 		c.drain()
 	}
@@ -145,6 +166,7 @@ func (c *conn) kick() {
 func (c *conn) drain() {
 	s := c.s
 	for !c.dead && c.ready() {
+		c.flush = false
 		batch := c.batch[:0]
 		for _, p := range c.ctrlq {
 			if p.h.immediate() {
@@ -159,6 +181,8 @@ func (c *conn) drain() {
 			batch = c.commandPDUs(c.sendq[n], batch)
 			n++
 		}
+		c.sentCmds += int64(n)
+		c.socketWrites++
 		clear(c.sendq[copy(c.sendq, c.sendq[n:]):])
 		c.sendq = c.sendq[:len(c.sendq)-n]
 		for _, p := range batch {
@@ -175,7 +199,9 @@ func (c *conn) drain() {
 		}
 	}
 	c.writing = false
-	s.cond.Broadcast()
+	if c.waitEnd > 0 {
+		s.cond.Broadcast()
+	}
 }
 
 func (c *conn) writeBatch(batch []*pdu) error {
@@ -195,7 +221,7 @@ func (c *conn) writeLoop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
-		for !c.dead && (c.writing || !c.ready()) {
+		for !c.dead && (c.writing || !c.ready() || c.holding()) {
 			s.cond.Wait()
 		}
 		if c.dead {
@@ -216,8 +242,23 @@ func (c *conn) readLoop() {
 		if err = c.handle(&h); err != nil {
 			break
 		}
+		if c.br.Buffered() == 0 {
+			c.flushHeld()
+		}
 	}
 	c.s.connDown(c, err)
+}
+
+// flushHeld wakes the writer for the commands kick held back, once the reader has handled
+// every response it has (it is about to wait for more).
+func (c *conn) flushHeld() {
+	s := c.s
+	s.mu.Lock()
+	if len(c.sendq) > 0 && !c.writing && !c.flush {
+		c.flush = true
+		s.cond.Broadcast()
+	}
+	s.mu.Unlock()
 }
 
 // sn records the sequence numbers a target PDU carries: StatSN (advancing ExpStatSN when the

@@ -22,9 +22,11 @@ func (s *Session) connDown(c *conn, cause error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer close(c.readerDone)
+	c.waitEnd++
 	for c.writing { // a submitter still in drain: let it finish with the task buffers
 		s.cond.Wait()
 	}
+	c.waitEnd--
 	var ts []*task
 	for _, t := range c.tasks {
 		ts = append(ts, t)

@@ -120,3 +120,33 @@ func TestConcurrentUnalignedWriters(t *testing.T) {
 		require.Equal(t, last[w], got[w*piece:(w+1)*piece], "writer %d lost its update", w)
 	}
 }
+
+// With one command at a time every command leaves in its own socket write at once; with many
+// writers, the commands queued while holdAfter are outstanding leave together when responses
+// come back, in fewer writes than commands, and every byte still lands.
+func TestCommandsBatchUnderLoad(t *testing.T) {
+	d := startTgtd(t, tgtdConfig{})
+	s := dial(t, d, Options{Log: testLog(t)})
+	counts := func() (cmds, writes int64) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.c.sentCmds, s.c.socketWrites
+	}
+	c0, w0 := counts()
+	buf := make([]byte, 4096)
+	for i := range 64 {
+		_, err := s.WriteAt(buf, int64(i)*4096)
+		require.NoError(t, err)
+	}
+	c1, w1 := counts()
+	require.Equal(t, int64(64), c1-c0)
+	require.Equal(t, c1-c0, w1-w0, "a lone command is never held back")
+
+	want, err := hammer(s, 32, 16<<20, 2*time.Second)
+	require.NoError(t, err)
+	require.NotEmpty(t, want)
+	c2, w2 := counts()
+	cmds, writes := c2-c1, w2-w1
+	t.Logf("%d commands in %d socket writes (%.1f per write)", cmds, writes, float64(cmds)/float64(writes))
+	require.Less(t, writes*4, cmds*3, "32 writers: at most 3 writes per 4 commands")
+}

@@ -106,6 +106,7 @@ func TestBenchData(t *testing.T) {
 	ctx := context.Background()
 	var rows []benchRow
 	var pairs [][2]float64 // back-to-back (raw LUN, 2-mirror) randwrite 4k QD32 IOPS
+	var pairCPU [][2]cpuShare
 	measure := func(bt benchTarget) {
 		wls := bt.workloads
 		if wls == nil {
@@ -153,12 +154,22 @@ func TestBenchData(t *testing.T) {
 		if v.nbd {
 			// The headline ratio, robust to the load of a shared machine changing between the
 			// targets: back-to-back pairs of the raw LUN and this device.
+			// Each job's CPU per I/O, by process, says where the difference goes.
 			stop := qemuNBD(t, ci, initiator, filepath.Join(s.dataDir, "raw-lun.sock"))
 			rawT := benchTarget{name: "raw tgtd LUN (libiscsi)", nbdSocket: filepath.Join(s.dataDir, "raw-lun.sock")}
+			meter := newCPUMeter([]string{"tgtd", "qemu-nbd"}, map[string]int{"dlvm (engine)": s.cmd.Process.Pid})
+			job := func(bt benchTarget) (benchRow, cpuShare) {
+				meter.start()
+				r := fioRun(t, bt, benchWorkloads[1], secs)
+				return r, meter.stop(r.IOPS * float64(secs+1)) // the ramp second counts too
+			}
 			for range 5 {
-				r, m := fioRun(t, rawT, benchWorkloads[1], secs), fioRun(t, benchTarget{name: v.name, file: dev}, benchWorkloads[1], secs)
-				fmt.Printf("  pair: raw LUN %.0f, 2-mirror %.0f IOPS: %.2f\n", r.IOPS, m.IOPS, m.IOPS/r.IOPS)
+				r, rc := job(rawT)
+				m, mc := job(benchTarget{name: v.name, file: dev})
+				fmt.Printf("  pair: raw LUN %.0f, 2-mirror %.0f IOPS: %.2f\n    raw LUN  %s\n    2-mirror %s\n",
+					r.IOPS, m.IOPS, m.IOPS/r.IOPS, rc, mc)
 				pairs = append(pairs, [2]float64{r.IOPS, m.IOPS})
+				pairCPU = append(pairCPU, [2]cpuShare{rc, mc})
 			}
 			stop()
 			socks, _ := filepath.Glob(filepath.Join(s.dataDir, "*", id, "nbd.sock"))
@@ -224,6 +235,7 @@ func TestBenchData(t *testing.T) {
 		median = pr[len(pr)/2]
 	}
 	summary["paired_runs"] = pairs
+	summary["paired_runs_cpu"] = pairCPU
 	summary["paired_mirror_over_raw_lun_randwrite_median"] = median
 	fmt.Printf("\n2-mirror randwrite 4k QD32 / raw tgtd LUN randwrite 4k QD32 (libiscsi): %.0f / %.0f = %.2f in the table; "+
 		"median of %d back-to-back pairs: %.2f\n", mirror, raw, ratio, len(pr), median)

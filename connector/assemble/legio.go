@@ -70,31 +70,68 @@ func (m *Mirror) legsDo(targets []*leg, want int, op func(l *leg) (int, error)) 
 		wg.Wait()
 		return errs, false
 	}
-	type result struct {
-		i   int
-		err error
-	}
-	ch := make(chan result, len(targets)) // late answers land here and are dropped
+	w := getLegWait(len(targets), m.opts.IOTimeout)
+	ch := w.ch // late answers land here and are dropped: w is then not reused
 	for i, l := range targets {
-		m.spawn(func() { ch <- result{i, call(l)} })
+		m.spawn(func() { ch <- legResult{i, call(l)} })
 	}
-	t := time.NewTimer(m.opts.IOTimeout)
-	defer t.Stop()
-	answered := make([]bool, len(targets))
+	var answered [maxPooledLegs]bool
 	for left := len(targets); left > 0; left-- {
 		select {
 		case r := <-ch:
-			errs[r.i], answered[r.i] = r.err, true
-		case <-t.C:
+			errs[r.i] = r.err
+			if r.i < len(answered) {
+				answered[r.i] = true
+			}
+		case <-w.timer.C:
 			for i, l := range targets {
-				if !answered[i] {
+				if i >= len(answered) || !answered[i] {
 					errs[i] = fmt.Errorf("%w: %w: leg %d, %s", blockdev.ErrIO, errLegTimeout, l.idx, m.opts.IOTimeout)
 				}
 			}
 			return errs, true
 		}
 	}
+	w.put()
 	return errs, false
+}
+
+// legResult is one leg's answer to a legsDo request.
+type legResult struct {
+	i   int
+	err error
+}
+
+// maxPooledLegs bounds the requests whose legWait is recycled (a mirror has 2 or 3 legs).
+const maxPooledLegs = 4
+
+// legWait is what a legsDo request with IOTimeout waits on: the legs' answers and the timer.
+// One whose every leg answered is recycled (nothing can send to its channel any more); one
+// that timed out is left to the garbage collector, since a late leg still holds its channel.
+type legWait struct {
+	ch    chan legResult
+	timer *time.Timer
+}
+
+var legWaitPool sync.Pool
+
+func getLegWait(n int, timeout time.Duration) *legWait {
+	if n <= maxPooledLegs {
+		if w, ok := legWaitPool.Get().(*legWait); ok {
+			w.timer.Reset(timeout)
+			return w
+		}
+		return &legWait{ch: make(chan legResult, maxPooledLegs), timer: time.NewTimer(timeout)}
+	}
+	return &legWait{ch: make(chan legResult, n), timer: time.NewTimer(timeout)}
+}
+
+// put stops the timer and recycles w; every leg answered, so its channel is empty.
+func (w *legWait) put() {
+	w.timer.Stop()
+	if cap(w.ch) == maxPooledLegs {
+		legWaitPool.Put(w)
+	}
 }
 
 // legIO runs one leg request, applying IOTimeout. A short count is an error.

@@ -140,6 +140,12 @@ func TestTypeAccessAndEncryption(t *testing.T) {
 		got1, err := s.GetTypeEncryption(ctx, "pub")
 		require.NoError(t, err)
 		require.Equal(t, e, got1)
+		pub, err := s.GetType(ctx, "pub")
+		require.NoError(t, err)
+		require.True(t, pub.Encrypted, "GetType reads the encryption with the type")
+		pub, err = s.GetTypeByName(ctx, pub.Name)
+		require.NoError(t, err)
+		require.True(t, pub.Encrypted)
 
 		upd := &model.TypeEncryption{VolumeTypeID: "pub", Provider: "other", ControlLocation: "back-end"}
 		require.NoError(t, s.UpdateTypeEncryption(ctx, upd))
@@ -150,6 +156,9 @@ func TestTypeAccessAndEncryption(t *testing.T) {
 		require.ErrorIs(t, s.UpdateTypeEncryption(ctx, &model.TypeEncryption{VolumeTypeID: "priv"}), model.ErrNotFound)
 		require.NoError(t, s.DeleteTypeEncryption(ctx, "pub"))
 		require.ErrorIs(t, s.DeleteTypeEncryption(ctx, "pub"), model.ErrNotFound)
+		pub, err = s.GetType(ctx, "pub")
+		require.NoError(t, err)
+		require.False(t, pub.Encrypted)
 	})
 }
 

@@ -421,3 +421,23 @@ func (s *Store) count(ctx context.Context, table string, where cond) (int, error
 	}
 	return n, nil
 }
+
+// qualify prefixes each column of the comma-separated list cols with alias, for joins.
+func qualify(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// withExtra scans a row whose first columns are what a scan function reads and whose last
+// ones go to extra (a joined table's columns).
+type withExtra struct {
+	r     rowScanner
+	extra []any
+}
+
+func (w withExtra) Scan(dest ...any) error {
+	return w.r.Scan(append(dest, w.extra...)...)
+}

@@ -10,6 +10,9 @@ import (
 
 const typeCols = `id, name, description, is_public, qos_specs_id, created_at, updated_at`
 
+// typeColsT is typeCols of the volume_types table aliased t (in joins).
+var typeColsT = qualify("t", typeCols)
+
 func scanType(r rowScanner) (*model.VolumeType, error) {
 	var (
 		t                model.VolumeType
@@ -82,18 +85,40 @@ func (s *Store) GetTypeByName(ctx context.Context, name string) (*model.VolumeTy
 	return s.getType(ctx, "name", name)
 }
 
+// getType reads the type, its extra specs and whether it has an encryption spec in one query
+// (one row per spec, or one row with NULL spec columns when it has none).
 func (s *Store) getType(ctx context.Context, col, val string) (*model.VolumeType, error) {
-	t, err := scanType(s.q.QueryRowContext(ctx, `SELECT `+typeCols+` FROM volume_types WHERE `+col+` = ? AND deleted = 0`, val))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("Volume type", val)
-	}
+	rows, err := s.q.QueryContext(ctx, `SELECT `+typeColsT+`, x.spec_key, x.spec_value, e.volume_type_id IS NOT NULL FROM volume_types t
+		LEFT JOIN volume_type_extra_specs x ON x.volume_type_id = t.id
+		LEFT JOIN volume_type_encryption e ON e.volume_type_id = t.id
+		WHERE t.`+col+` = ? AND t.deleted = 0 ORDER BY t.id`, val)
 	if err != nil {
 		return nil, dbErr("get volume type", err)
 	}
-	err = s.loadSpecs(ctx, `SELECT volume_type_id, spec_key, spec_value FROM volume_type_extra_specs WHERE volume_type_id = ?`,
-		[]any{t.ID}, map[string]*model.VolumeType{t.ID: t})
-	if err != nil {
-		return nil, err
+	defer rows.Close()
+	var t *model.VolumeType
+	for rows.Next() {
+		var k, v sql.NullString
+		var enc bool
+		r, err := scanType(withExtra{rows, []any{&k, &v, &enc}})
+		if err != nil {
+			return nil, dbErr("get volume type", err)
+		}
+		if t == nil {
+			t = r
+			t.Encrypted = enc
+		} else if r.ID != t.ID {
+			break // a name matches one live type; stay with the first should two ever match
+		}
+		if k.Valid {
+			t.ExtraSpecs[k.String] = v.String
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("get volume type", err)
+	}
+	if t == nil {
+		return nil, notFound("Volume type", val)
 	}
 	return t, nil
 }

@@ -18,6 +18,9 @@ const volumeCols = `id, project_id, user_id, display_name, display_description, 
 // volumeSelect is what scanVolume reads: volumeCols and the revision (which inserts leave at 0).
 const volumeSelect = volumeCols + `, rev`
 
+// volumeSelectV is volumeSelect of the volumes table aliased v (in joins).
+var volumeSelectV = qualify("v", volumeSelect)
+
 // volumeSortColumns maps API sort keys to columns (the whitelist).
 var volumeSortColumns = map[string]string{
 	"created_at":        "created_at",
@@ -80,15 +83,34 @@ func (s *Store) CreateVolume(ctx context.Context, v *model.Volume) error {
 	})
 }
 
-// GetVolume returns the volume with its metadata; ErrNotFound if missing or deleted.
+// GetVolume returns the volume with its metadata; ErrNotFound if missing or deleted. One query:
+// the row joined with its metadata (one row per key, or one with NULL key columns).
 func (s *Store) GetVolume(ctx context.Context, id string) (*model.Volume, error) {
-	v, err := getLive(ctx, s.q, "volumes", "Volume", volumeSelect, id, scanVolume)
+	rows, err := s.q.QueryContext(ctx, `SELECT `+volumeSelectV+`, m.meta_key, m.meta_value FROM volumes v
+		LEFT JOIN volume_metadata m ON m.volume_id = v.id WHERE v.id = ? AND v.deleted = 0`, id)
 	if err != nil {
-		return nil, err
+		return nil, dbErr("get volume", err)
 	}
-	err = loadMetadata(ctx, s.q, "volume_metadata", "volume_id", []string{id}, func(_, k, val string) { v.Metadata[k] = val })
-	if err != nil {
-		return nil, err
+	defer rows.Close()
+	var v *model.Volume
+	for rows.Next() {
+		var k, val sql.NullString
+		r, err := scanVolume(withExtra{rows, []any{&k, &val}})
+		if err != nil {
+			return nil, dbErr("get volume", err)
+		}
+		if v == nil {
+			v = r
+		}
+		if k.Valid {
+			v.Metadata[k.String] = val.String
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("get volume", err)
+	}
+	if v == nil {
+		return nil, notFound("Volume", id)
 	}
 	return v, nil
 }

@@ -124,6 +124,9 @@ type VolumeType struct {
 	QosSpecsID  string
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// Encrypted: the type has an encryption spec. Read by the single-type reads (db GetType,
+	// GetTypeByName) only; lists leave it false.
+	Encrypted bool
 }
 
 // Extra spec keys dlvm reads.

@@ -30,6 +30,38 @@ func (s *Store) QuotaLimits(ctx context.Context, projectID string) (map[string]i
 	return out, dbErr("quota limits", rows.Err())
 }
 
+// QuotaLimitsOf is QuotaLimits of several projects (or classes) in one query: project id ->
+// resource -> hard limit; an id with no rows maps to an empty map.
+func (s *Store) QuotaLimitsOf(ctx context.Context, ids ...string) (map[string]map[string]int64, error) {
+	out := make(map[string]map[string]int64, len(ids))
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		out[id] = map[string]int64{}
+		args[i] = id
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.q.QueryContext(ctx, `SELECT project_id, resource, hard_limit FROM quotas WHERE project_id IN (`+placeholders(len(ids))+`)`, args...)
+	if err != nil {
+		return nil, dbErr("quota limits", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			p, r string
+			l    int64
+		)
+		if err := rows.Scan(&p, &r, &l); err != nil {
+			return nil, dbErr("scan quota limit", err)
+		}
+		if m, ok := out[p]; ok {
+			m[r] = l
+		}
+	}
+	return out, dbErr("quota limits", rows.Err())
+}
+
 // SetQuotaLimits upserts limits for a project. Use projectID "class:default" for the default class.
 func (s *Store) SetQuotaLimits(ctx context.Context, projectID string, limits map[string]int64) error {
 	if len(limits) == 0 {

@@ -34,6 +34,13 @@ func TestQuotaLimits(t *testing.T) {
 		got, err = s.QuotaLimits(ctx, "class:default")
 		require.NoError(t, err)
 		require.Equal(t, map[string]int64{model.ResVolumes: 50}, got)
+
+		require.NoError(t, s.SetQuotaLimits(ctx, "p2", map[string]int64{model.ResGigabytes: 7}))
+		both, err := s.QuotaLimitsOf(ctx, "class:default", "p1", "p2")
+		require.NoError(t, err)
+		require.Equal(t, map[string]map[string]int64{
+			"class:default": {model.ResVolumes: 50}, "p1": {}, "p2": {model.ResGigabytes: 7},
+		}, both)
 	})
 }
 

@@ -207,15 +207,14 @@ func (a *API) defaultLimits(ctx context.Context, s *db.Store) (map[string]int64,
 // effectiveLimits is defaultLimits overridden by the project's own rows. Per-type resources are
 // present only when a row sets them (absent means unlimited).
 func (a *API) effectiveLimits(ctx context.Context, s *db.Store, projectID string) (map[string]int64, error) {
-	out, err := a.defaultLimits(ctx, s)
+	rows, err := s.QuotaLimitsOf(ctx, DefaultQuotaClass, projectID) // one query for both
 	if err != nil {
 		return nil, err
 	}
-	own, err := s.QuotaLimits(ctx, projectID)
-	if err != nil {
-		return nil, err
-	}
-	maps.Copy(out, own)
+	out := maps.Clone(builtinQuotas)
+	maps.Copy(out, a.opts.QuotaDefaults)
+	maps.Copy(out, rows[DefaultQuotaClass])
+	maps.Copy(out, rows[projectID])
 	return out, nil
 }
 

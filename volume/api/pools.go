@@ -120,3 +120,19 @@ func (a *API) AvailabilityZones(ctx context.Context) ([]string, error) {
 	slices.Sort(others)
 	return append([]string{a.opts.DefaultAZ}, others...), nil
 }
+
+// checkZone refuses an availability zone that is not among AvailabilityZones. The default zone
+// always is (it heads the list), so it costs no read.
+func (a *API) checkZone(ctx context.Context, az string) error {
+	if az == a.opts.DefaultAZ {
+		return nil
+	}
+	zones, err := a.AvailabilityZones(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(zones, az) {
+		return model.Errorf(model.ErrInvalid, "Availability zone '%s' is invalid.", az)
+	}
+	return nil
+}

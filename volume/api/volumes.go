@@ -113,7 +113,7 @@ func (a *API) createVolume(ctx context.Context, c Caller, req CreateVolumeReques
 	if err != nil {
 		return nil, err
 	}
-	if err := a.refuseEncrypted(ctx, vt); err != nil {
+	if err := a.refuseEncrypted(vt); err != nil {
 		return nil, err
 	}
 	layout, err := a.layoutOf(vt.ExtraSpecs)
@@ -137,12 +137,8 @@ func (a *API) createVolume(ctx context.Context, c Caller, req CreateVolumeReques
 	if az == "" {
 		az = a.opts.DefaultAZ
 	}
-	zones, err := a.AvailabilityZones(ctx)
-	if err != nil {
+	if err := a.checkZone(ctx, az); err != nil {
 		return nil, err
-	}
-	if !slices.Contains(zones, az) {
-		return nil, model.Errorf(model.ErrInvalid, "Availability zone '%s' is invalid.", az)
 	}
 
 	v := &model.Volume{

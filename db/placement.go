@@ -116,6 +116,31 @@ func (s *Store) GetDPV(ctx context.Context, id string) (*model.DPV, error) {
 	return p, nil
 }
 
+// GetDPVs returns the dpvs of ids that exist, by id, in one query.
+func (s *Store) GetDPVs(ctx context.Context, ids []string) (map[string]*model.DPV, error) {
+	out := make(map[string]*model.DPV, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := s.q.QueryContext(ctx, `SELECT `+dpvCols+` FROM dpvs WHERE id IN (`+placeholders(len(ids))+`)`, args...)
+	if err != nil {
+		return nil, dbErr("get dpvs", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		p, err := scanDPV(rows)
+		if err != nil {
+			return nil, dbErr("scan dpv", err)
+		}
+		out[p.ID] = p
+	}
+	return out, dbErr("get dpvs", rows.Err())
+}
+
 // ListDPVs returns dpvs of a dvg ("" = all) ordered by name.
 func (s *Store) ListDPVs(ctx context.Context, dvgID string) ([]*model.DPV, error) {
 	var c cond
@@ -206,10 +231,13 @@ func (s *Store) SetLegStatuses(ctx context.Context, legs []*model.Leg, status st
 
 // PlaceVolume records where a new volume lives (its dvg and Cinder host), only while it is
 // still creating and unplaced: one conditional UPDATE that writes no other column. It reports
-// whether it did; false when the volume is missing, deleted, left creating, or has a dvg.
+// whether it did; false when the volume is missing, deleted, left creating, has a dvg, or has
+// legs (not deleted) already.
 func (s *Store) PlaceVolume(ctx context.Context, id, dvgID, host string) (bool, error) {
 	res, err := s.q.ExecContext(ctx, `UPDATE volumes SET dvg_id = ?, host = ?, updated_at = ?, rev = rev + 1
-		WHERE id = ? AND deleted = 0 AND status = ? AND dvg_id = ''`, dvgID, host, s.tv(now()), id, model.StatusCreating)
+		WHERE id = ? AND deleted = 0 AND status = ? AND dvg_id = ''
+		AND NOT EXISTS (SELECT 1 FROM legs WHERE owner_id = ? AND status <> ?)`,
+		dvgID, host, s.tv(now()), id, model.StatusCreating, id, model.LegDeleted)
 	if err != nil {
 		return false, dbErr("place volume", err)
 	}
@@ -269,6 +297,31 @@ func (s *Store) UpdateLeg(ctx context.Context, l *model.Leg) error {
 	}
 	l.UpdatedAt = t
 	return nil
+}
+
+// ListDPVsProvisioned is ListDPVs("") and ProvisionedBytesByDPV in one query: every dpv ordered
+// by name, and dpv id -> sum of SizeBytes of its non-deleted legs (dpvs without legs are absent).
+func (s *Store) ListDPVsProvisioned(ctx context.Context) ([]*model.DPV, map[string]int64, error) {
+	rows, err := s.q.QueryContext(ctx, `SELECT `+qualify("d", dpvCols)+`, p.n FROM dpvs d
+		LEFT JOIN (SELECT dpv_id, SUM(size_bytes) AS n FROM legs WHERE status <> ? GROUP BY dpv_id) p ON p.dpv_id = d.id
+		ORDER BY d.name, d.id`, model.LegDeleted)
+	if err != nil {
+		return nil, nil, dbErr("list dpvs", err)
+	}
+	defer rows.Close()
+	out, prov := []*model.DPV{}, map[string]int64{}
+	for rows.Next() {
+		var n sql.NullInt64
+		p, err := scanDPV(withExtra{rows, []any{&n}})
+		if err != nil {
+			return nil, nil, dbErr("scan dpv", err)
+		}
+		out = append(out, p)
+		if n.Valid {
+			prov[p.ID] = n.Int64
+		}
+	}
+	return out, prov, dbErr("list dpvs", rows.Err())
 }
 
 // ProvisionedBytesByDPV returns dpv id -> sum of SizeBytes of its non-deleted legs.

@@ -182,5 +182,55 @@ func TestSetLegStatusesAndPlaceVolume(t *testing.T) {
 		ok, err = s.PlaceVolume(ctx, "missing", "dvg-8", "x")
 		require.NoError(t, err)
 		require.False(t, ok)
+
+		// legs without a dvg (nothing should leave that, but a second placement must not add
+		// legs to a volume that has some)
+		lv := newVolume("lv", "p1", base)
+		lv.Status, lv.DVGID, lv.Host = model.StatusCreating, "", ""
+		require.NoError(t, s.CreateVolume(ctx, lv))
+		require.NoError(t, s.CreateLegs(ctx, []*model.Leg{{ID: "lv-a", OwnerKind: model.OwnerVolume, OwnerID: "lv", DPVID: "d1", SizeBytes: 1, Status: model.LegCreating}}))
+		ok, err = s.PlaceVolume(ctx, "lv", "dvg-8", "x")
+		require.NoError(t, err)
+		require.False(t, ok, "has legs")
+		require.NoError(t, s.SetLegStatuses(ctx, []*model.Leg{{ID: "lv-a"}}, model.LegDeleted))
+		ok, err = s.PlaceVolume(ctx, "lv", "dvg-8", "x")
+		require.NoError(t, err)
+		require.True(t, ok, "deleted legs do not count")
+	})
+}
+
+func TestGetDPVsAndListDPVsProvisioned(t *testing.T) {
+	each(t, func(t *testing.T, ctx context.Context, d *db.DB) {
+		s := d.Store()
+		for _, p := range []*model.DPV{{ID: "d1", Name: "b", DVGID: "g1", State: "up", URL: "http://x"}, {ID: "d2", Name: "a", DVGID: "g1"}, {ID: "d3", Name: "c", DVGID: "g2"}} {
+			require.NoError(t, s.UpsertDPV(ctx, p))
+		}
+		require.NoError(t, s.CreateLegs(ctx, []*model.Leg{
+			{ID: "l1", OwnerKind: model.OwnerVolume, OwnerID: "v1", DPVID: "d1", SizeBytes: 5, Status: model.LegAvailable},
+			{ID: "l2", OwnerKind: model.OwnerVolume, OwnerID: "v1", Mirror: 1, DPVID: "d2", SizeBytes: 7, Status: model.LegCreating},
+			{ID: "l3", OwnerKind: model.OwnerVolume, OwnerID: "v2", DPVID: "d1", SizeBytes: 11, Status: model.LegAvailable},
+			{ID: "l4", OwnerKind: model.OwnerVolume, OwnerID: "v3", DPVID: "d3", SizeBytes: 13, Status: model.LegDeleted},
+		}))
+
+		got, err := s.GetDPVs(ctx, []string{"d1", "d3", "nope"})
+		require.NoError(t, err)
+		require.Len(t, got, 2)
+		d1, err := s.GetDPV(ctx, "d1")
+		require.NoError(t, err)
+		require.Equal(t, d1, got["d1"])
+		none, err := s.GetDPVs(ctx, nil)
+		require.NoError(t, err)
+		require.Empty(t, none)
+
+		// the one query answers as ListDPVs and ProvisionedBytesByDPV together
+		dpvs, prov, err := s.ListDPVsProvisioned(ctx)
+		require.NoError(t, err)
+		wantDPVs, err := s.ListDPVs(ctx, "")
+		require.NoError(t, err)
+		wantProv, err := s.ProvisionedBytesByDPV(ctx)
+		require.NoError(t, err)
+		require.Equal(t, wantDPVs, dpvs)
+		require.Equal(t, map[string]int64{"d1": 16, "d2": 7}, prov)
+		require.Equal(t, wantProv, prov)
 	})
 }

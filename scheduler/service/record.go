@@ -58,11 +58,8 @@ func (s *Service) snapshot(ctx context.Context) (scheduler.State, error) {
 	if state.DVGs, err = st.ListDVGs(ctx); err != nil {
 		return state, fmt.Errorf("scheduler: list dvgs: %w", err)
 	}
-	if state.DPVs, err = st.ListDPVs(ctx, ""); err != nil {
+	if state.DPVs, state.Provisioned, err = st.ListDPVsProvisioned(ctx); err != nil {
 		return state, fmt.Errorf("scheduler: list dpvs: %w", err)
-	}
-	if state.Provisioned, err = st.ProvisionedBytesByDPV(ctx); err != nil {
-		return state, fmt.Errorf("scheduler: provisioned bytes: %w", err)
 	}
 	return state, nil
 }
@@ -107,14 +104,7 @@ func (s *Service) record(ctx context.Context, w *model.Workflow, volID string, p
 			return err
 		}
 		// placed already (legs exist, or the volume has a dvg) or no longer creating: the
-		// conditional UPDATE below writes nothing then, and unplaced says which
-		legs, err := st.ListLegs(ctx, volID)
-		if err != nil {
-			return err
-		}
-		if len(legs) > 0 {
-			return errPlaced
-		}
+		// conditional UPDATE writes nothing then, and unplaced says which
 		ok, err := st.PlaceVolume(ctx, volID, plan.DVG.ID, s.hostOf(plan.DVG))
 		if err != nil {
 			return err
@@ -125,7 +115,7 @@ func (s *Service) record(ctx context.Context, w *model.Workflow, volID string, p
 			}
 			return fmt.Errorf("volume %s: could not record its placement", volID)
 		}
-		legs = make([]*model.Leg, len(plan.Legs))
+		legs := make([]*model.Leg, len(plan.Legs))
 		for i, l := range plan.Legs {
 			legs[i] = &model.Leg{
 				ID: uuid.NewString(), OwnerKind: model.OwnerVolume, OwnerID: volID,

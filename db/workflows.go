@@ -112,12 +112,15 @@ func (s *Store) HasUnfinishedWorkflow(ctx context.Context, kind, volumeID, snaps
 
 // StartWorkflow is ClaimWorkflow for a manager about to run the workflow: the same conditional
 // UPDATE also sets State to running and adds one to Attempts, so claiming and starting a run is
-// one statement (one commit) instead of two. A finished (done or failed) workflow is neither
-// claimed nor changed: false. ErrNotFound if the workflow is missing.
+// one statement (one commit) instead of two. A finished (done or failed) workflow, and a pending
+// create_volume or retype_volume one (it waits for the scheduler's placement), is neither claimed
+// nor changed: false. ErrNotFound if the workflow is missing.
 func (s *Store) StartWorkflow(ctx context.Context, id, owner string, staleBefore time.Time) (bool, error) {
 	res, err := s.q.ExecContext(ctx, `UPDATE workflows SET owner = ?, state = ?, attempts = attempts + 1,
-		updated_at = ? WHERE id = ? AND (owner = '' OR owner = ? OR updated_at < ?) AND state NOT IN (?, ?)`,
-		owner, model.WfRunning, s.tv(now()), id, owner, s.tv(staleBefore), model.WfDone, model.WfFailed)
+		updated_at = ? WHERE id = ? AND (owner = '' OR owner = ? OR updated_at < ?) AND state NOT IN (?, ?)
+		AND NOT (state = ? AND kind IN (?, ?))`,
+		owner, model.WfRunning, s.tv(now()), id, owner, s.tv(staleBefore), model.WfDone, model.WfFailed,
+		model.WfPending, model.WfCreateVolume, model.WfRetypeVolume)
 	return s.claimed(ctx, "start workflow", id, res, err)
 }
 

@@ -152,6 +152,28 @@ func TestStartWorkflow(t *testing.T) {
 		_, err := s.StartWorkflow(ctx, "nope", "m1", long)
 		require.ErrorIs(t, err, model.ErrNotFound)
 
+		// a pending create or retype waits for the scheduler; other pending kinds start
+		for _, tc := range []struct {
+			kind string
+			want bool
+		}{{model.WfCreateVolume, false}, {model.WfRetypeVolume, false}, {model.WfDeleteVolume, true}} {
+			t.Run("pending "+tc.kind, func(t *testing.T) {
+				id := "p-" + tc.kind
+				require.NoError(t, s.CreateWorkflow(ctx, &model.Workflow{ID: id, Kind: tc.kind, State: model.WfPending}))
+				ok, err := s.StartWorkflow(ctx, id, "m1", long)
+				require.NoError(t, err)
+				require.Equal(t, tc.want, ok)
+				w, err := s.GetWorkflow(ctx, id)
+				require.NoError(t, err)
+				if !tc.want {
+					require.Equal(t, model.WfPending, w.State)
+					require.Equal(t, "", w.Owner)
+				} else {
+					require.Equal(t, model.WfRunning, w.State)
+				}
+			})
+		}
+
 		for _, state := range []string{model.WfDone, model.WfFailed} {
 			t.Run("finished "+state, func(t *testing.T) {
 				id := "w-" + state

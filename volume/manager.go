@@ -294,24 +294,22 @@ func (m *Manager) RunWorkflow(ctx context.Context, id string) error {
 	}()
 
 	st := m.db.Store()
+	// claim and mark running (attempts + 1) in one statement, then read what we own; a
+	// workflow that is finished, owned elsewhere or not placed yet is not claimed
+	ok, err := st.StartWorkflow(ctx, id, m.opts.Host, time.Now().Add(-m.opts.StaleAfter))
+	if err != nil {
+		return err
+	}
 	w, err := st.GetWorkflow(ctx, id)
 	if err != nil {
 		return err
 	}
-	if w.State == model.WfDone || w.State == model.WfFailed {
+	if !ok {
+		if needsScheduler(w) {
+			// Not placed yet: that is the scheduler's step.
+			return m.bus.Cast(ctx, rpc.TopicScheduler, rpc.MethodSchedule, rpc.WorkflowRef{WorkflowID: id})
+		}
 		return nil
-	}
-	if needsScheduler(w) {
-		// Not placed yet: that is the scheduler's step.
-		return m.bus.Cast(ctx, rpc.TopicScheduler, rpc.MethodSchedule, rpc.WorkflowRef{WorkflowID: id})
-	}
-	// claim and mark running (attempts + 1) in one statement, then read what we own
-	ok, err := st.StartWorkflow(ctx, id, m.opts.Host, time.Now().Add(-m.opts.StaleAfter))
-	if err != nil || !ok {
-		return err
-	}
-	if w, err = st.GetWorkflow(ctx, id); err != nil {
-		return err
 	}
 	if w.Owner != m.opts.Host {
 		return nil // taken over between our claim and now

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -41,7 +42,10 @@ func (m *Manager) createVolume(ctx context.Context, w *model.Workflow, log *slog
 	if err != nil {
 		return err
 	}
-	dpvs := map[string]*model.DPV{}
+	dpvs, err := legDPVs(ctx, st, legs)
+	if err != nil {
+		return err
+	}
 	sameShape := src != nil && src.layout.Stripes == v.Layout.Stripes && src.layout.ChunkKiB == v.Layout.ChunkKiB
 
 	needCopy := src != nil && !sameShape
@@ -145,6 +149,17 @@ func (m *Manager) createLegs(ctx context.Context, dpvs map[string]*model.DPV, le
 		}
 	}
 	return todo, nil
+}
+
+// legDPVs reads the dpvs holding legs in one query, for agentFor (which reads any it lacks).
+func legDPVs(ctx context.Context, st *db.Store, legs []*model.Leg) (map[string]*model.DPV, error) {
+	var ids []string
+	for _, l := range legs {
+		if l.DPVID != "" && !slices.Contains(ids, l.DPVID) {
+			ids = append(ids, l.DPVID)
+		}
+	}
+	return st.GetDPVs(ctx, ids)
 }
 
 // setLegsAvailable records legs as available (one statement).

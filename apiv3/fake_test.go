@@ -2,6 +2,7 @@ package apiv3
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"maps"
@@ -105,6 +106,18 @@ func (f *fakeService) GetVolume(ctx context.Context, c api.Caller, id string) (*
 	cp.Metadata = maps.Clone(v.Metadata)
 	cp.Rev = fakeRev(v)
 	return &cp, nil
+}
+
+func (f *fakeService) GetVolumeShown(ctx context.Context, c api.Caller, id string) (*model.Volume, *model.VolumeType, error) {
+	v, err := f.GetVolume(ctx, c, id)
+	if err != nil || v.VolumeTypeID == "" {
+		return v, nil, err
+	}
+	vt, err := f.GetType(ctx, c, v.VolumeTypeID)
+	if errors.Is(err, model.ErrNotFound) {
+		return v, nil, nil
+	}
+	return v, vt, err
 }
 
 // fakeRev stands for the database's revision: a hash of everything the fake keeps of a volume,

@@ -34,6 +34,7 @@ type Service interface {
 	OnlineService
 	CreateVolume(ctx context.Context, c api.Caller, req api.CreateVolumeRequest) (*model.Volume, error)
 	GetVolume(ctx context.Context, c api.Caller, id string) (*model.Volume, error)
+	GetVolumeShown(ctx context.Context, c api.Caller, id string) (*model.Volume, *model.VolumeType, error)
 	ListVolumes(ctx context.Context, c api.Caller, q db.VolumeQuery, allTenants bool) ([]*model.Volume, error)
 	ListVolumeRevs(ctx context.Context, c api.Caller, q db.VolumeQuery, allTenants bool) ([]db.VolumeRev, error)
 	GetVolumeRev(ctx context.Context, c api.Caller, id string) (int64, error)

@@ -149,11 +149,14 @@ func (h *Handler) volumeView(ctx context.Context, id string) ([]byte, error) {
 	if b := h.views.get(id, variant, rev); b != nil {
 		return b, nil
 	}
-	v, err := h.svc.GetVolume(ctx, caller, id)
+	v, vt, err := h.svc.GetVolumeShown(ctx, caller, id) // with its type: one query
 	if err != nil {
 		return nil, err
 	}
 	l := h.newLookups()
+	if v.VolumeTypeID != "" {
+		l.cache[v.VolumeTypeID] = vt // nil: not found, as GetType would answer
+	}
 	b, err := appendJSON(nil, volumeDetail(ctx, v, l, true))
 	if err != nil {
 		return nil, err

@@ -246,6 +246,24 @@ func getVolume(ctx context.Context, s *db.Store, c Caller, id string) (*model.Vo
 	return v, nil
 }
 
+// GetVolumeShown is GetVolume plus the volume's type as the caller may see it, read in one
+// query: what a volume view shows. The type is nil when the volume has none, it is deleted, or
+// it is private and the caller (not an admin) has no access; the same as GetType by the type's
+// id answers (not found) then, but without the search by name GetType falls back to.
+func (a *API) GetVolumeShown(ctx context.Context, c Caller, id string) (*model.Volume, *model.VolumeType, error) {
+	v, vt, access, err := a.db.Store().GetVolumeWithType(ctx, id, c.ProjectID)
+	if err != nil {
+		return nil, nil, notFound(err, "Volume %s could not be found.", id)
+	}
+	if !visible(c, v.ProjectID) {
+		return nil, nil, model.Errorf(model.ErrNotFound, "Volume %s could not be found.", id)
+	}
+	if vt != nil && !vt.IsPublic && !c.IsAdmin && !access {
+		vt = nil
+	}
+	return v, vt, nil
+}
+
 // ListVolumes lists volumes; q.ProjectID is forced to the caller's project unless the caller is
 // admin and allTenants is set (then q.ProjectID may name a project or be "").
 func (a *API) ListVolumes(ctx context.Context, c Caller, q db.VolumeQuery, allTenants bool) ([]*model.Volume, error) {

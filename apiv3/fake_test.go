@@ -52,7 +52,12 @@ func (f *fakeService) visible(c api.Caller, project string) bool {
 	return c.IsAdmin || c.ProjectID == project
 }
 
-func (f *fakeService) CreateVolume(ctx context.Context, c api.Caller, req api.CreateVolumeRequest) (*model.Volume, error) {
+func (f *fakeService) CreateVolumeShown(ctx context.Context, c api.Caller, req api.CreateVolumeRequest) (*model.Volume, *model.VolumeType, error) {
+	v, err := f.createVolume(c, req)
+	return v, nil, err // the handler reads the type with GetType
+}
+
+func (f *fakeService) createVolume(c api.Caller, req api.CreateVolumeRequest) (*model.Volume, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if req.Size <= 0 {

@@ -32,7 +32,7 @@ type Service interface {
 	BackupService
 	ManageService
 	OnlineService
-	CreateVolume(ctx context.Context, c api.Caller, req api.CreateVolumeRequest) (*model.Volume, error)
+	CreateVolumeShown(ctx context.Context, c api.Caller, req api.CreateVolumeRequest) (*model.Volume, *model.VolumeType, error)
 	GetVolume(ctx context.Context, c api.Caller, id string) (*model.Volume, error)
 	GetVolumeShown(ctx context.Context, c api.Caller, id string) (*model.Volume, *model.VolumeType, error)
 	ListVolumes(ctx context.Context, c api.Caller, q db.VolumeQuery, allTenants bool) ([]*model.Volume, error)

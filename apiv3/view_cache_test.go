@@ -135,3 +135,33 @@ func TestViewCacheBound(t *testing.T) {
 	off.put("v", "x", 1, view)
 	require.Nil(t, off.get("v", "x", 1))
 }
+
+// TestCreateResponseType: the create response names the volume's type as a GET of the volume
+// does, whether the handler takes the type the create read (a public type, or an admin) or
+// reads it again (a private type a member was given).
+func TestCreateResponseType(t *testing.T) {
+	s := newStack(t)
+	e := &tenv{t: t, h: New(s.svc, Options{Identity: HeaderIdentity})}
+	r := e.do("POST", "/v3/"+projA+"/types", admin, "", map[string]any{"volume_type": map[string]any{"name": "priv", "os-volume-type-access:is_public": false}})
+	require.Equal(t, http.StatusOK, r.code, "%s", r.body)
+	typeID := r.json(t)["volume_type"].(map[string]any)["id"].(string)
+	r = e.do("POST", "/v3/"+projA+"/types/"+typeID+"/action", admin, "", map[string]any{"addProjectAccess": map[string]any{"project": projA}})
+	require.Equal(t, http.StatusAccepted, r.code, "%s", r.body)
+
+	for _, tc := range []struct {
+		as       who
+		typ      string
+		wantName string
+	}{{member, "", "__DEFAULT__"}, {admin, "", "__DEFAULT__"}, {member, "priv", "priv"}, {admin, typeID, "priv"}} {
+		vol := map[string]any{"size": 1}
+		if tc.typ != "" {
+			vol["volume_type"] = tc.typ
+		}
+		r := e.do("POST", "/v3/"+projA+"/volumes", tc.as, "", map[string]any{"volume": vol})
+		require.Equal(t, http.StatusAccepted, r.code, "%s", r.body)
+		created := r.json(t)["volume"].(map[string]any)
+		require.Equal(t, tc.wantName, created["volume_type"], "as %v, type %q", tc.as, tc.typ)
+		got := e.do("GET", "/v3/"+projA+"/volumes/"+created["id"].(string), tc.as, "", nil).json(t)["volume"].(map[string]any)
+		require.Equal(t, got["volume_type"], created["volume_type"])
+	}
+}

@@ -147,11 +147,15 @@ func (h *Handler) createVolume(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v, err := h.svc.CreateVolume(ctx, state(ctx).caller, req)
+	v, vt, err := h.svc.CreateVolumeShown(ctx, state(ctx).caller, req)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"volume": volumeDetail(ctx, v, h.newLookups(), false)})
+	l := h.newLookups()
+	if vt != nil {
+		l.cache[vt.ID] = vt // the type the create read, as GetType would show it to the caller
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"volume": volumeDetail(ctx, v, l, false)})
 	return nil
 }
 

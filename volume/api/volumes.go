@@ -64,24 +64,42 @@ type source struct {
 // On any error nothing is written. A failed cast is logged only: the sweeper re-drives the
 // pending workflow.
 func (a *API) CreateVolume(ctx context.Context, c Caller, req CreateVolumeRequest) (*model.Volume, error) {
-	return a.createVolume(ctx, c, req, nil)
+	v, _, err := a.createVolumeTyped(ctx, c, req, nil)
+	return v, err
+}
+
+// CreateVolumeShown is CreateVolume that also returns the volume's type when the caller may see
+// it for sure (a public type, or an admin caller), as GetType would: the create response shows
+// its name without reading it again. Nil otherwise.
+func (a *API) CreateVolumeShown(ctx context.Context, c Caller, req CreateVolumeRequest) (*model.Volume, *model.VolumeType, error) {
+	v, vt, err := a.createVolumeTyped(ctx, c, req, nil)
+	if err != nil || !(vt.IsPublic || c.IsAdmin) {
+		return v, nil, err
+	}
+	return v, vt, nil
 }
 
 // createVolume is CreateVolume; also, when set, runs inside the same transaction once the
 // volume and its workflow are written (a restore takes its backup there).
 func (a *API) createVolume(ctx context.Context, c Caller, req CreateVolumeRequest, also func(s *db.Store, v *model.Volume) error) (*model.Volume, error) {
+	v, _, err := a.createVolumeTyped(ctx, c, req, also)
+	return v, err
+}
+
+// createVolumeTyped is createVolume that also returns the volume's type.
+func (a *API) createVolumeTyped(ctx context.Context, c Caller, req CreateVolumeRequest, also func(s *db.Store, v *model.Volume) error) (*model.Volume, *model.VolumeType, error) {
 	if len(req.Name) > 255 || len(req.Description) > 255 {
-		return nil, model.Errorf(model.ErrInvalid, "Name and description must be at most 255 characters.")
+		return nil, nil, model.Errorf(model.ErrInvalid, "Name and description must be at most 255 characters.")
 	}
 	if err := checkMetadata(req.Metadata); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if req.SnapshotID != "" && req.SourceVolID != "" {
-		return nil, model.Errorf(model.ErrInvalid, "Only one of snapshot_id and source_volid may be given.")
+		return nil, nil, model.Errorf(model.ErrInvalid, "Only one of snapshot_id and source_volid may be given.")
 	}
 	src, err := a.resolveSource(ctx, c, req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	size := req.Size
@@ -89,13 +107,13 @@ func (a *API) createVolume(ctx context.Context, c Caller, req CreateVolumeReques
 		size = src.size
 	}
 	if size <= 0 {
-		return nil, model.Errorf(model.ErrInvalid, "Volume size '%d' must be an integer and greater than 0.", req.Size)
+		return nil, nil, model.Errorf(model.ErrInvalid, "Volume size '%d' must be an integer and greater than 0.", req.Size)
 	}
 	if src != nil && size < src.size {
 		if req.SnapshotID != "" {
-			return nil, model.Errorf(model.ErrInvalid, "Volume size '%dGB' cannot be smaller than the snapshot size %dGB. They must be >= original snapshot size.", size, src.size)
+			return nil, nil, model.Errorf(model.ErrInvalid, "Volume size '%dGB' cannot be smaller than the snapshot size %dGB. They must be >= original snapshot size.", size, src.size)
 		}
-		return nil, model.Errorf(model.ErrInvalid, "Volume size '%dGB' cannot be smaller than original volume size %dGB. They must be >= original volume size.", size, src.size)
+		return nil, nil, model.Errorf(model.ErrInvalid, "Volume size '%dGB' cannot be smaller than original volume size %dGB. They must be >= original volume size.", size, src.size)
 	}
 
 	var vt *model.VolumeType
@@ -111,18 +129,18 @@ func (a *API) createVolume(ctx context.Context, c Caller, req CreateVolumeReques
 		vt, err = a.defaultType(ctx)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := a.refuseEncrypted(vt); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	layout, err := a.layoutOf(vt.ExtraSpecs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if req.GroupID != "" {
 		if err := a.checkJoinGroup(ctx, c, req.GroupID, vt.ID, req.groupCreating); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 
@@ -131,14 +149,14 @@ func (a *API) createVolume(ctx context.Context, c Caller, req CreateVolumeReques
 		if az == "" {
 			az = src.az
 		} else if src.az != "" && az != src.az {
-			return nil, model.Errorf(model.ErrInvalid, "Volume must be in the same availability zone as the %s.", src.what)
+			return nil, nil, model.Errorf(model.ErrInvalid, "Volume must be in the same availability zone as the %s.", src.what)
 		}
 	}
 	if az == "" {
 		az = a.opts.DefaultAZ
 	}
 	if err := a.checkZone(ctx, az); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	v := &model.Volume{
@@ -192,12 +210,12 @@ func (a *API) createVolume(ctx context.Context, c Caller, req CreateVolumeReques
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a.log.Info("volume create started", "volume_id", v.ID, "project_id", v.ProjectID, "size", size,
 		"volume_type", vt.Name, "workflow_id", wf.ID)
 	a.cast(ctx, rpc.TopicScheduler, rpc.MethodSchedule, wf.ID)
-	return v, nil
+	return v, vt, nil
 }
 
 // resolveSource loads the request's source snapshot or volume, checking visibility and state.

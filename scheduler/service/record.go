@@ -13,21 +13,16 @@ import (
 	"github.com/dlvm-project/dlvm/scheduler"
 )
 
-// request builds the scheduler request of volume v: its size, layout and AZ, the backend name of
-// its type, and the legs of its clone source if any.
-func (s *Service) request(ctx context.Context, v *model.Volume) (scheduler.Request, error) {
+// request builds the scheduler request of volume v: its size, layout and AZ, the extra specs of
+// its type (specs; nil when the type is gone), and the legs of its clone source if any.
+func (s *Service) request(ctx context.Context, v *model.Volume, specs map[string]string) (scheduler.Request, error) {
 	st := s.db.Store()
 	req := scheduler.Request{VolumeID: v.ID, SizeGiB: v.Size, Layout: v.Layout, AvailabilityZone: v.AvailabilityZone}
 	if v.VolumeTypeID != "" {
-		t, err := st.GetType(ctx, v.VolumeTypeID)
-		switch {
-		case errors.Is(err, model.ErrNotFound):
+		if specs == nil {
 			s.log.Warn("scheduler: volume type gone, any backend will do", "volume_id", v.ID, "volume_type_id", v.VolumeTypeID)
-		case err != nil:
-			return req, fmt.Errorf("scheduler: load type %s: %w", v.VolumeTypeID, err)
-		default:
-			req.ExtraSpecs = t.ExtraSpecs
 		}
+		req.ExtraSpecs = specs
 	}
 	src := v.SnapshotID
 	if src == "" {

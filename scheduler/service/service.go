@@ -102,7 +102,8 @@ var (
 // returned and leave nothing behind; the sweeper's next schedule message retries.
 func (s *Service) Schedule(ctx context.Context, id string) error {
 	log := s.log.With("workflow_id", id)
-	w, err := s.db.Store().GetWorkflow(ctx, id)
+	// the workflow, its volume and the volume type's extra specs: one query
+	w, v, specs, err := s.db.Store().GetWorkflowForSchedule(ctx, id)
 	if err != nil {
 		return fmt.Errorf("scheduler: load workflow %s: %w", id, err)
 	}
@@ -123,11 +124,10 @@ func (s *Service) Schedule(ctx context.Context, id string) error {
 		return s.castRun(ctx, id)
 	}
 
-	v, err := s.db.Store().GetVolume(ctx, w.VolumeID)
-	if err != nil {
-		return fmt.Errorf("scheduler: load volume %s: %w", w.VolumeID, err)
+	if v == nil {
+		return fmt.Errorf("scheduler: load volume %s: %w", w.VolumeID, model.Errorf(model.ErrNotFound, "Volume %s could not be found.", w.VolumeID))
 	}
-	req, err := s.request(ctx, v)
+	req, err := s.request(ctx, v, specs)
 	if err != nil {
 		return err
 	}

@@ -254,18 +254,26 @@ func (s *Store) listLegs(ctx context.Context, where string, arg any) ([]*model.L
 	defer rows.Close()
 	out := []*model.Leg{}
 	for rows.Next() {
-		var (
-			l                model.Leg
-			created, updated scanTime
-		)
-		if err := rows.Scan(&l.ID, &l.OwnerKind, &l.OwnerID, &l.Group, &l.Mirror, &l.DPVID, &l.SizeBytes,
-			&l.SourceLegID, &l.Status, &created, &updated); err != nil {
+		l, err := scanLeg(rows)
+		if err != nil {
 			return nil, dbErr("scan leg", err)
 		}
-		l.CreatedAt, l.UpdatedAt = created.T, updated.T
-		out = append(out, &l)
+		out = append(out, l)
 	}
 	return out, dbErr("list legs", rows.Err())
+}
+
+func scanLeg(r rowScanner) (*model.Leg, error) {
+	var (
+		l                model.Leg
+		created, updated scanTime
+	)
+	if err := r.Scan(&l.ID, &l.OwnerKind, &l.OwnerID, &l.Group, &l.Mirror, &l.DPVID, &l.SizeBytes,
+		&l.SourceLegID, &l.Status, &created, &updated); err != nil {
+		return nil, err
+	}
+	l.CreatedAt, l.UpdatedAt = created.T, updated.T
+	return &l, nil
 }
 
 // ListLegs returns the non-deleted legs (status not "deleted") of a volume or snapshot, ordered

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -24,25 +23,17 @@ const (
 )
 
 func (m *Manager) createVolume(ctx context.Context, w *model.Workflow, log *slog.Logger) error {
-	st := m.db.Store()
-	v, err := st.GetVolume(ctx, w.VolumeID)
+	// the volume, its legs and their dpvs: one query
+	v, legs, dpvs, err := m.db.Store().GetVolumeLegs(ctx, w.VolumeID)
 	if errors.Is(err, model.ErrNotFound) {
 		return m.finish(ctx, w, model.WfFailed, "volume no longer exists")
 	} else if err != nil {
-		return err
-	}
-	legs, err := st.ListLegs(ctx, v.ID)
-	if err != nil {
 		return err
 	}
 	if len(legs) != v.Layout.Legs() {
 		return model.Errorf(model.ErrInvalid, "volume has %d legs placed, its layout needs %d", len(legs), v.Layout.Legs())
 	}
 	src, err := m.cloneSource(ctx, v)
-	if err != nil {
-		return err
-	}
-	dpvs, err := legDPVs(ctx, st, legs)
 	if err != nil {
 		return err
 	}
@@ -149,17 +140,6 @@ func (m *Manager) createLegs(ctx context.Context, dpvs map[string]*model.DPV, le
 		}
 	}
 	return todo, nil
-}
-
-// legDPVs reads the dpvs holding legs in one query, for agentFor (which reads any it lacks).
-func legDPVs(ctx context.Context, st *db.Store, legs []*model.Leg) (map[string]*model.DPV, error) {
-	var ids []string
-	for _, l := range legs {
-		if l.DPVID != "" && !slices.Contains(ids, l.DPVID) {
-			ids = append(ids, l.DPVID)
-		}
-	}
-	return st.GetDPVs(ctx, ids)
 }
 
 // setLegsAvailable records legs as available (one statement).

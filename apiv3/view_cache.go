@@ -54,6 +54,17 @@ func (c *viewCache) get(id, variant string, rev int64) []byte {
 	return e.b
 }
 
+// has says whether a view of volume id for variant is kept, at any revision.
+func (c *viewCache) has(id, variant string) bool {
+	if c.limit < 0 {
+		return false
+	}
+	c.mu.RLock()
+	_, ok := c.m[viewKey{id, variant}]
+	c.mu.RUnlock()
+	return ok
+}
+
 // put records the view b of volume id rendered at revision rev. Over the limit, arbitrary
 // entries go until a quarter of the room is free again.
 func (c *viewCache) put(id, variant string, rev int64, b []byte) {
@@ -138,16 +149,20 @@ func (h *Handler) volumeViews(ctx context.Context, revs []db.VolumeRev) ([][]byt
 }
 
 // volumeView is volumeViews for one volume the caller named: its revision, then the cached view
-// or a fresh one.
+// or a fresh one. With no view of the volume kept for this variant, it reads the volume at once
+// (one query instead of two: the revision comes with it).
 func (h *Handler) volumeView(ctx context.Context, id string) ([]byte, error) {
 	caller := state(ctx).caller
-	rev, err := h.svc.GetVolumeRev(ctx, caller, id)
-	if err != nil {
-		return nil, err
-	}
 	variant := viewVariant(ctx)
-	if b := h.views.get(id, variant, rev); b != nil {
-		return b, nil
+	// the revision only when a view of the volume is kept; else it comes with the volume
+	if h.views.has(id, variant) {
+		rev, err := h.svc.GetVolumeRev(ctx, caller, id)
+		if err != nil {
+			return nil, err
+		}
+		if b := h.views.get(id, variant, rev); b != nil {
+			return b, nil
+		}
 	}
 	v, vt, err := h.svc.GetVolumeShown(ctx, caller, id) // with its type: one query
 	if err != nil {

@@ -131,9 +131,12 @@ func TestViewCacheBound(t *testing.T) {
 	require.NotNil(t, c.get("v100", "x", 7))
 	require.Nil(t, c.get("v100", "x", 8), "another revision")
 	require.Nil(t, c.get("v100", "y", 7), "another variant")
+	require.True(t, c.has("v100", "x"), "kept, at any revision")
+	require.False(t, c.has("v100", "y"))
 	off := newViewCache(-1)
 	off.put("v", "x", 1, view)
 	require.Nil(t, off.get("v", "x", 1))
+	require.False(t, off.has("v", "x"))
 }
 
 // TestCreateResponseType: the create response names the volume's type as a GET of the volume

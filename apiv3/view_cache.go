@@ -26,8 +26,22 @@ type viewCache struct {
 type viewKey struct{ id, variant string }
 
 type viewEntry struct {
-	rev int64
-	b   []byte
+	rev     int64
+	settled bool // rendered from a volume in a status no workflow is moving (settledStatus)
+	b       []byte
+}
+
+// settledStatus says whether a volume in status is at rest: not one a running operation moves
+// on by itself (creating, attaching, deleting, extending, ...). A view of a volume that is not
+// at rest is likely stale at the next GET, so that GET reads the volume at once rather than its
+// revision first (one query instead of two when it did move, as it mostly has).
+func settledStatus(status string) bool {
+	switch status {
+	case model.StatusCreating, model.StatusAttaching, model.StatusDetaching, model.StatusDeleting,
+		model.StatusExtending, model.StatusRetyping, model.StatusBackingUp, model.StatusRestoring:
+		return false
+	}
+	return true
 }
 
 // defaultViewCacheBytes bounds the cache: about 6,000 volume views.
@@ -54,20 +68,22 @@ func (c *viewCache) get(id, variant string, rev int64) []byte {
 	return e.b
 }
 
-// has says whether a view of volume id for variant is kept, at any revision.
-func (c *viewCache) has(id, variant string) bool {
+// hasSettled says whether a view of volume id for variant is kept, at any revision, rendered
+// from a volume at rest (put's settled).
+func (c *viewCache) hasSettled(id, variant string) bool {
 	if c.limit < 0 {
 		return false
 	}
 	c.mu.RLock()
-	_, ok := c.m[viewKey{id, variant}]
+	e, ok := c.m[viewKey{id, variant}]
 	c.mu.RUnlock()
-	return ok
+	return ok && e.settled
 }
 
-// put records the view b of volume id rendered at revision rev. Over the limit, arbitrary
-// entries go until a quarter of the room is free again.
-func (c *viewCache) put(id, variant string, rev int64, b []byte) {
+// put records the view b of volume id rendered at revision rev; settled: the volume was at rest
+// (settledStatus of its status). Over the limit, arbitrary entries go until a quarter of the
+// room is free again.
+func (c *viewCache) put(id, variant string, rev int64, settled bool, b []byte) {
 	if c.limit < 0 || len(b) > c.limit/4 {
 		return
 	}
@@ -77,7 +93,7 @@ func (c *viewCache) put(id, variant string, rev int64, b []byte) {
 	if old, ok := c.m[k]; ok {
 		c.size -= len(old.b)
 	}
-	c.m[k] = viewEntry{rev: rev, b: b}
+	c.m[k] = viewEntry{rev: rev, settled: settled, b: b}
 	c.size += len(b)
 	if c.size <= c.limit {
 		return
@@ -129,7 +145,7 @@ func (h *Handler) volumeViews(ctx context.Context, revs []db.VolumeRev) ([][]byt
 				return nil, err
 			}
 			if !l.failed {
-				h.views.put(v.ID, variant, v.Rev, b)
+				h.views.put(v.ID, variant, v.Rev, settledStatus(v.Status), b)
 			}
 			fresh[v.ID] = b
 		}
@@ -149,13 +165,14 @@ func (h *Handler) volumeViews(ctx context.Context, revs []db.VolumeRev) ([][]byt
 }
 
 // volumeView is volumeViews for one volume the caller named: its revision, then the cached view
-// or a fresh one. With no view of the volume kept for this variant, it reads the volume at once
-// (one query instead of two: the revision comes with it).
+// or a fresh one. With no view of the volume kept for this variant, or only one of a volume that
+// was not at rest (a create being polled: its revision has mostly moved by the next GET), it
+// reads the volume at once (one query instead of two: the revision comes with it).
 func (h *Handler) volumeView(ctx context.Context, id string) ([]byte, error) {
 	caller := state(ctx).caller
 	variant := viewVariant(ctx)
-	// the revision only when a view of the volume is kept; else it comes with the volume
-	if h.views.has(id, variant) {
+	// the revision only when a view of the volume at rest is kept; else it comes with the volume
+	if h.views.hasSettled(id, variant) {
 		rev, err := h.svc.GetVolumeRev(ctx, caller, id)
 		if err != nil {
 			return nil, err
@@ -177,7 +194,7 @@ func (h *Handler) volumeView(ctx context.Context, id string) ([]byte, error) {
 		return nil, err
 	}
 	if !l.failed {
-		h.views.put(id, variant, v.Rev, b)
+		h.views.put(id, variant, v.Rev, settledStatus(v.Status), b)
 	}
 	return b, nil
 }

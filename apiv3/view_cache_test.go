@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dlvm-project/dlvm/model"
+	"github.com/dlvm-project/dlvm/volume/api"
 )
 
 // TestVolumeViewCache drives the real service layer (SQLite) through two handlers, one with the
@@ -123,20 +124,23 @@ func TestViewCacheBound(t *testing.T) {
 	c := newViewCache(10_000)
 	view := make([]byte, 1000)
 	for i := range 100 {
-		c.put(fmt.Sprintf("v%d", i), "x", 1, view)
+		c.put(fmt.Sprintf("v%d", i), "x", 1, true, view)
 		require.LessOrEqual(t, c.size, 10_000)
 		require.Equal(t, len(c.m)*1000, c.size)
 	}
-	c.put("v100", "x", 7, view)
+	c.put("v100", "x", 7, true, view)
 	require.NotNil(t, c.get("v100", "x", 7))
 	require.Nil(t, c.get("v100", "x", 8), "another revision")
 	require.Nil(t, c.get("v100", "y", 7), "another variant")
-	require.True(t, c.has("v100", "x"), "kept, at any revision")
-	require.False(t, c.has("v100", "y"))
+	require.True(t, c.hasSettled("v100", "x"), "kept, at any revision")
+	require.False(t, c.hasSettled("v100", "y"))
+	c.put("v101", "x", 3, false, view)
+	require.NotNil(t, c.get("v101", "x", 3), "a view of a volume not at rest is served at its revision")
+	require.False(t, c.hasSettled("v101", "x"), "but a GET reads the volume at once")
 	off := newViewCache(-1)
-	off.put("v", "x", 1, view)
+	off.put("v", "x", 1, true, view)
 	require.Nil(t, off.get("v", "x", 1))
-	require.False(t, off.has("v", "x"))
+	require.False(t, off.hasSettled("v", "x"))
 }
 
 // TestCreateResponseType: the create response names the volume's type as a GET of the volume
@@ -167,4 +171,51 @@ func TestCreateResponseType(t *testing.T) {
 		got := e.do("GET", "/v3/"+projA+"/volumes/"+created["id"].(string), tc.as, "", nil).json(t)["volume"].(map[string]any)
 		require.Equal(t, got["volume_type"], created["volume_type"])
 	}
+}
+
+// countingSvc counts the revision reads and the volume reads of GET /volumes/{id}.
+type countingSvc struct {
+	Service
+	revs, shown int
+}
+
+func (c *countingSvc) GetVolumeRev(ctx context.Context, caller api.Caller, id string) (int64, error) {
+	c.revs++
+	return c.Service.GetVolumeRev(ctx, caller, id)
+}
+
+func (c *countingSvc) GetVolumeShown(ctx context.Context, caller api.Caller, id string) (*model.Volume, *model.VolumeType, error) {
+	c.shown++
+	return c.Service.GetVolumeShown(ctx, caller, id)
+}
+
+// TestVolumeViewNotAtRest: a GET of a volume whose kept view shows it creating reads the volume
+// at once (one query), not its revision and then the volume; once the volume is at rest, a GET
+// reads only the revision and is served the kept view.
+func TestVolumeViewNotAtRest(t *testing.T) {
+	s := newStack(t)
+	c := &countingSvc{Service: s.svc}
+	e := &tenv{t: t, h: New(c, Options{Identity: HeaderIdentity})}
+	ctx := context.Background()
+	id := s.volume(t, 1, false)
+	v, err := s.d.Store().GetVolume(ctx, id)
+	require.NoError(t, err)
+	v.Status = model.StatusCreating
+	require.NoError(t, s.d.Store().UpdateVolume(ctx, v))
+	get := func(want string) {
+		t.Helper()
+		r := e.do("GET", "/v3/"+projA+"/volumes/"+id, member, "", nil)
+		require.Equal(t, http.StatusOK, r.code, "%s", r.body)
+		require.Equal(t, want, r.json(t)["volume"].(map[string]any)["status"])
+	}
+	get("creating")
+	get("creating")
+	require.Equal(t, [2]int{0, 2}, [2]int{c.revs, c.shown}, "creating: (revision reads, volume reads)")
+	v.Status = model.StatusAvailable
+	require.NoError(t, s.d.Store().UpdateVolume(ctx, v))
+	get("available")
+	require.Equal(t, [2]int{0, 3}, [2]int{c.revs, c.shown}, "the kept view showed it creating")
+	get("available")
+	get("available")
+	require.Equal(t, [2]int{2, 3}, [2]int{c.revs, c.shown}, "at rest: the revision, then the kept view")
 }

@@ -45,39 +45,40 @@ func (s *Service) request(ctx context.Context, v *model.Volume, specs map[string
 	return req, nil
 }
 
-// snapshot reads the read-only state the scheduler works on.
-func (s *Service) snapshot(ctx context.Context) (scheduler.State, error) {
+// snapshot reads the read-only state the scheduler works on, and the backend's cinder-volume
+// service row (nil when there is none) with the dvgs: two queries.
+func (s *Service) snapshot(ctx context.Context) (scheduler.State, *model.Service, error) {
 	st := s.db.Store()
 	state := scheduler.State{Now: s.now(), HeartbeatTimeout: s.opts.HeartbeatTimeout}
-	var err error
-	if state.DVGs, err = st.ListDVGs(ctx); err != nil {
-		return state, fmt.Errorf("scheduler: list dvgs: %w", err)
+	var (
+		svc *model.Service
+		err error
+	)
+	if state.DVGs, svc, err = st.ListDVGsWithService(ctx, model.VolumeServiceHost(s.opts.Backend), model.BinaryVolume); err != nil {
+		return state, nil, fmt.Errorf("scheduler: list dvgs: %w", err)
 	}
 	if state.DPVs, state.Provisioned, err = st.ListDPVsProvisioned(ctx); err != nil {
-		return state, fmt.Errorf("scheduler: list dpvs: %w", err)
+		return state, nil, fmt.Errorf("scheduler: list dpvs: %w", err)
 	}
-	return state, nil
+	return state, svc, nil
 }
 
-// volumeServiceRefusal says why the backend's cinder-volume service may get no new volume, or
-// "" when it may: its os-services row is missing (no volume manager has registered yet), or it
-// is enabled, not frozen and heard from within ServiceDownTime.
-func (s *Service) volumeServiceRefusal(ctx context.Context, now time.Time) (string, error) {
+// volumeServiceRefusal says why the backend's cinder-volume service svc may get no new volume,
+// or "" when it may: its os-services row is missing (svc nil: no volume manager has registered
+// yet), or it is enabled, not frozen and heard from within ServiceDownTime.
+func (s *Service) volumeServiceRefusal(svc *model.Service, now time.Time) string {
 	host := model.VolumeServiceHost(s.opts.Backend)
-	svc, err := s.db.Store().GetService(ctx, host, model.BinaryVolume)
 	switch {
-	case errors.Is(err, model.ErrNotFound):
-		return "", nil
-	case err != nil:
-		return "", fmt.Errorf("scheduler: volume service: %w", err)
+	case svc == nil:
+		return ""
 	case svc.Disabled:
-		return fmt.Sprintf("The cinder-volume service %s is disabled.", host), nil
+		return fmt.Sprintf("The cinder-volume service %s is disabled.", host)
 	case svc.Frozen:
-		return fmt.Sprintf("The cinder-volume service %s is frozen.", host), nil
+		return fmt.Sprintf("The cinder-volume service %s is frozen.", host)
 	case now.Sub(svc.UpdatedAt) > s.opts.ServiceDownTime:
-		return fmt.Sprintf("The cinder-volume service %s is down.", host), nil
+		return fmt.Sprintf("The cinder-volume service %s is down.", host)
 	}
-	return "", nil
+	return ""
 }
 
 // record writes plan for workflow w of volume volID in one transaction. It returns errPlaced

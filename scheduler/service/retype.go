@@ -55,7 +55,7 @@ func (s *Service) scheduleRetype(ctx context.Context, w *model.Workflow, log *sl
 	} else if !errors.Is(err, model.ErrNotFound) {
 		return fmt.Errorf("scheduler: load type %s: %w", typeID, err)
 	}
-	snap, err := s.snapshot(ctx)
+	snap, _, err := s.snapshot(ctx)
 	if err != nil {
 		return err
 	}

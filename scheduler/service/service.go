@@ -131,16 +131,14 @@ func (s *Service) Schedule(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if why, err := s.volumeServiceRefusal(ctx, s.now()); err != nil {
+	st, svc, err := s.snapshot(ctx)
+	if err != nil {
 		return err
-	} else if why != "" {
+	}
+	if why := s.volumeServiceRefusal(svc, st.Now); why != "" {
 		reason := "No valid backend was found. " + why
 		log.Warn("scheduler: no placement", "reason", reason)
 		return s.fail(ctx, w, v.ID, reason)
-	}
-	st, err := s.snapshot(ctx)
-	if err != nil {
-		return err
 	}
 	plan, err := scheduler.Place(req, st)
 	if errors.Is(err, model.ErrNoPlacement) || errors.Is(err, model.ErrInvalid) {

@@ -307,31 +307,6 @@ func (s *Store) UpdateLeg(ctx context.Context, l *model.Leg) error {
 	return nil
 }
 
-// ListDPVsProvisioned is ListDPVs("") and ProvisionedBytesByDPV in one query: every dpv ordered
-// by name, and dpv id -> sum of SizeBytes of its non-deleted legs (dpvs without legs are absent).
-func (s *Store) ListDPVsProvisioned(ctx context.Context) ([]*model.DPV, map[string]int64, error) {
-	rows, err := s.q.QueryContext(ctx, `SELECT `+qualify("d", dpvCols)+`, p.n FROM dpvs d
-		LEFT JOIN (SELECT dpv_id, SUM(size_bytes) AS n FROM legs WHERE status <> ? GROUP BY dpv_id) p ON p.dpv_id = d.id
-		ORDER BY d.name, d.id`, model.LegDeleted)
-	if err != nil {
-		return nil, nil, dbErr("list dpvs", err)
-	}
-	defer rows.Close()
-	out, prov := []*model.DPV{}, map[string]int64{}
-	for rows.Next() {
-		var n sql.NullInt64
-		p, err := scanDPV(withExtra{rows, []any{&n}})
-		if err != nil {
-			return nil, nil, dbErr("scan dpv", err)
-		}
-		out = append(out, p)
-		if n.Valid {
-			prov[p.ID] = n.Int64
-		}
-	}
-	return out, prov, dbErr("list dpvs", rows.Err())
-}
-
 // ProvisionedBytesByDPV returns dpv id -> sum of SizeBytes of its non-deleted legs.
 func (s *Store) ProvisionedBytesByDPV(ctx context.Context) (map[string]int64, error) {
 	rows, err := s.q.QueryContext(ctx, `SELECT dpv_id, SUM(size_bytes) FROM legs WHERE status <> ? GROUP BY dpv_id`, model.LegDeleted)

@@ -46,7 +46,8 @@ func (s *Service) request(ctx context.Context, v *model.Volume, specs map[string
 }
 
 // snapshot reads the read-only state the scheduler works on, and the backend's cinder-volume
-// service row (nil when there is none) with the dvgs: two queries.
+// service row (nil when there is none) with the dvgs: two queries, and a third (the sum over
+// every leg) once per provisionedTTL.
 func (s *Service) snapshot(ctx context.Context) (scheduler.State, *model.Service, error) {
 	st := s.db.Store()
 	state := scheduler.State{Now: s.now(), HeartbeatTimeout: s.opts.HeartbeatTimeout}
@@ -57,8 +58,11 @@ func (s *Service) snapshot(ctx context.Context) (scheduler.State, *model.Service
 	if state.DVGs, svc, err = st.ListDVGsWithService(ctx, model.VolumeServiceHost(s.opts.Backend), model.BinaryVolume); err != nil {
 		return state, nil, fmt.Errorf("scheduler: list dvgs: %w", err)
 	}
-	if state.DPVs, state.Provisioned, err = st.ListDPVsProvisioned(ctx); err != nil {
+	if state.DPVs, err = st.ListDPVs(ctx, ""); err != nil {
 		return state, nil, fmt.Errorf("scheduler: list dpvs: %w", err)
+	}
+	if state.Provisioned, err = s.prov.get(ctx, st, state.Now); err != nil {
+		return state, nil, fmt.Errorf("scheduler: provisioned bytes: %w", err)
 	}
 	return state, svc, nil
 }
@@ -93,7 +97,8 @@ func (s *Service) volumeServiceRefusal(svc *model.Service, now time.Time) string
 // takes its snapshot at the first read, not at BEGIN, so the reads below see the winner's legs.
 // (SQLite transactions start with BEGIN IMMEDIATE and are serialized anyway.)
 func (s *Service) record(ctx context.Context, w *model.Workflow, volID string, plan *scheduler.Plan) error {
-	return s.db.InTx(ctx, func(st *db.Store) error {
+	var legs []*model.Leg
+	err := s.db.InTx(ctx, func(st *db.Store) error {
 		nw := *w
 		nw.State, nw.Error = model.WfScheduled, ""
 		if err := st.UpdateWorkflow(ctx, &nw); err != nil {
@@ -111,7 +116,7 @@ func (s *Service) record(ctx context.Context, w *model.Workflow, volID string, p
 			}
 			return fmt.Errorf("volume %s: could not record its placement", volID)
 		}
-		legs := make([]*model.Leg, len(plan.Legs))
+		legs = make([]*model.Leg, len(plan.Legs))
 		for i, l := range plan.Legs {
 			legs[i] = &model.Leg{
 				ID: uuid.NewString(), OwnerKind: model.OwnerVolume, OwnerID: volID,
@@ -121,6 +126,10 @@ func (s *Service) record(ctx context.Context, w *model.Workflow, volID string, p
 		}
 		return st.CreateLegs(ctx, legs)
 	})
+	if err == nil {
+		s.prov.add(legs)
+	}
+	return err
 }
 
 // hostOf is the Cinder host of a volume placed in dvg g: "dlvm@<backend>#<dvg>", the backend

@@ -104,15 +104,16 @@ func (s *Service) scheduleRetype(ctx context.Context, w *model.Workflow, log *sl
 	if err != nil {
 		return err
 	}
+	var legs []*model.Leg
 	err = s.db.InTx(ctx, func(st *db.Store) error {
 		nw := *w
 		nw.State, nw.Params = model.WfScheduled, params
 		if err := st.UpdateWorkflow(ctx, &nw); err != nil { // first: the row lock, see record
 			return err
 		}
-		if legs, err := st.ListLegs(ctx, w.ID); err != nil {
+		if have, err := st.ListLegs(ctx, w.ID); err != nil {
 			return err
-		} else if len(legs) > 0 {
+		} else if len(have) > 0 {
 			return errPlaced
 		}
 		v, err := st.GetVolume(ctx, w.VolumeID)
@@ -124,7 +125,7 @@ func (s *Service) scheduleRetype(ctx context.Context, w *model.Workflow, log *sl
 		if v.Status != model.StatusRetyping && v.Status != model.StatusMaintenance {
 			return errSettled // another scheduler ended the retype meanwhile
 		}
-		legs := make([]*model.Leg, len(plan.Legs))
+		legs = make([]*model.Leg, len(plan.Legs))
 		for i, l := range plan.Legs {
 			legs[i] = &model.Leg{ID: uuid.NewString(), OwnerKind: model.OwnerVolume, OwnerID: w.ID,
 				Group: l.Group, Mirror: l.Mirror, DPVID: l.DPVID, SizeBytes: l.SizeBytes, Status: model.LegCreating}
@@ -135,6 +136,9 @@ func (s *Service) scheduleRetype(ctx context.Context, w *model.Workflow, log *sl
 		v.MigrationStatus = model.MigrationMigrating
 		return st.UpdateVolume(ctx, v)
 	})
+	if err == nil {
+		s.prov.add(legs)
+	}
 	switch {
 	case errors.Is(err, errSettled):
 		log.Info("scheduler: retype ended meanwhile, nothing to place")

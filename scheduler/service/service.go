@@ -42,6 +42,7 @@ type Service struct {
 	opts Options
 	log  *slog.Logger
 	now  func() time.Time
+	prov provisioned // bytes per dpv, see provisionedTTL
 }
 
 // New returns a service with defaults filled in; it does nothing until Run.

@@ -11,7 +11,9 @@ set -a; source "$KS_DIR/keystone.env"; set +a
 export DLVM_REQUIRE_KEYSTONE=1
 go test -count=1 -timeout 20m ./...
 # Short coverage-guided runs of the API fuzz targets (their seeds ran above); make fuzz runs all.
-for f in FuzzAPI FuzzDecodeCreateVolume FuzzMicroversion; do
-  go test -run '^$' -fuzz "^$f\$" -fuzztime "${TEST_FUZZTIME:-5s}" ./apiv3/
+# Budgets are execution counts, not durations: go1.26's fuzz coordinator can report its own
+# -fuzztime deadline as a failure ("context deadline exceeded", no crasher; golang/go#75804).
+for f in FuzzAPI:10000x FuzzDecodeCreateVolume:100000x FuzzMicroversion:100000x; do
+  go test -run '^$' -fuzz "^${f%%:*}\$" -fuzztime "${TEST_FUZZTIME:-${f#*:}}" ./apiv3/
 done
 scripts/cli-smoke.sh bin/dlvm

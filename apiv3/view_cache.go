@@ -1,6 +1,7 @@
 package apiv3
 
 import (
+	"bytes"
 	"context"
 	"strconv"
 	"sync"
@@ -83,28 +84,41 @@ func (c *viewCache) hasSettled(id, variant string) bool {
 // put records the view b of volume id rendered at revision rev; settled: the volume was at rest
 // (settledStatus of its status). Over the limit, arbitrary entries go until a quarter of the
 // room is free again.
+//
+// It keeps a copy of b cut to its length (an encoder's buffer has up to twice the capacity it
+// uses, which the bound would not see), and counts the key's strings and the entry's own
+// overhead with the bytes.
 func (c *viewCache) put(id, variant string, rev int64, settled bool, b []byte) {
 	if c.limit < 0 || len(b) > c.limit/4 {
 		return
 	}
 	k := viewKey{id, variant}
+	e := viewEntry{rev: rev, settled: settled, b: bytes.Clone(b)}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.m[k]; ok {
-		c.size -= len(old.b)
+		c.size -= entrySize(k, old)
 	}
-	c.m[k] = viewEntry{rev: rev, settled: settled, b: b}
-	c.size += len(b)
+	c.m[k] = e
+	c.size += entrySize(k, e)
 	if c.size <= c.limit {
 		return
 	}
 	for k, e := range c.m {
 		delete(c.m, k)
-		c.size -= len(e.b)
+		c.size -= entrySize(k, e)
 		if c.size <= c.limit*3/4 {
 			break
 		}
 	}
+}
+
+// entryOverhead approximates what an entry costs besides its strings and view: the map slot
+// with its key and value headers.
+const entryOverhead = 96
+
+func entrySize(k viewKey, e viewEntry) int {
+	return len(k.id) + len(k.variant) + len(e.b) + entryOverhead
 }
 
 // viewVariant names everything of the request a volume view depends on besides the volume:

@@ -122,11 +122,14 @@ func TestVolumeViewCache(t *testing.T) {
 
 func TestViewCacheBound(t *testing.T) {
 	c := newViewCache(10_000)
-	view := make([]byte, 1000)
+	view := make([]byte, 1000, 2048) // an encoder's buffer, larger than what it holds
 	for i := range 100 {
-		c.put(fmt.Sprintf("v%d", i), "x", 1, true, view)
+		id := fmt.Sprintf("v%02d", i)
+		c.put(id, "x", 1, true, view)
 		require.LessOrEqual(t, c.size, 10_000)
-		require.Equal(t, len(c.m)*1000, c.size)
+		per := len(id) + len("x") + 1000 + entryOverhead // key, view and the entry itself count
+		require.Equal(t, len(c.m)*per, c.size)
+		require.LessOrEqual(t, cap(c.m[viewKey{id, "x"}].b), 1024, "kept cut to its length (its size class)")
 	}
 	c.put("v100", "x", 7, true, view)
 	require.NotNil(t, c.get("v100", "x", 7))

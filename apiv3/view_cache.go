@@ -82,8 +82,8 @@ func (c *viewCache) hasSettled(id, variant string) bool {
 }
 
 // put records the view b of volume id rendered at revision rev; settled: the volume was at rest
-// (settledStatus of its status). Over the limit, arbitrary entries go until a quarter of the
-// room is free again.
+// (settledStatus of its status). Over the limit, arbitrary other entries go until a quarter of
+// the room is free again.
 //
 // It keeps a copy of b cut to its length (an encoder's buffer has up to twice the capacity it
 // uses, which the bound would not see), and counts the key's strings and the entry's own
@@ -104,9 +104,12 @@ func (c *viewCache) put(id, variant string, rev int64, settled bool, b []byte) {
 	if c.size <= c.limit {
 		return
 	}
-	for k, e := range c.m {
-		delete(c.m, k)
-		c.size -= entrySize(k, e)
+	for ok, oe := range c.m {
+		if ok == k {
+			continue // not the view just kept
+		}
+		delete(c.m, ok)
+		c.size -= entrySize(ok, oe)
 		if c.size <= c.limit*3/4 {
 			break
 		}

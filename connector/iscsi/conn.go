@@ -30,7 +30,7 @@ type conn struct {
 	batch   []*pdu // reused by whoever is writing
 	waitEnd int    // goroutines waiting for writing to end (connDown)
 
-	sentCmds, socketWrites int64 // SCSI commands sent and the socket writes that carried them
+	sentCmds, socketWrites int64 // SCSI commands sent and the socket writes that carried any
 
 	lastRecv  time.Time
 	pingITT   uint32
@@ -181,8 +181,10 @@ func (c *conn) drain() {
 			batch = c.commandPDUs(c.sendq[n], batch)
 			n++
 		}
-		c.sentCmds += int64(n)
-		c.socketWrites++
+		if n > 0 {
+			c.sentCmds += int64(n)
+			c.socketWrites++
+		}
 		clear(c.sendq[copy(c.sendq, c.sendq[n:]):])
 		c.sendq = c.sendq[:len(c.sendq)-n]
 		for _, p := range batch {

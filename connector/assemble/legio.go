@@ -75,17 +75,18 @@ func (m *Mirror) legsDo(targets []*leg, want int, op func(l *leg) (int, error)) 
 	for i, l := range targets {
 		m.spawn(func() { ch <- legResult{i, call(l)} })
 	}
-	var answered [maxPooledLegs]bool
+	var few [maxPooledLegs]bool // answered, without an allocation for the usual mirror
+	answered := few[:min(len(targets), len(few))]
+	if len(targets) > len(few) {
+		answered = make([]bool, len(targets))
+	}
 	for left := len(targets); left > 0; left-- {
 		select {
 		case r := <-ch:
-			errs[r.i] = r.err
-			if r.i < len(answered) {
-				answered[r.i] = true
-			}
+			errs[r.i], answered[r.i] = r.err, true
 		case <-w.timer.C:
 			for i, l := range targets {
-				if i >= len(answered) || !answered[i] {
+				if !answered[i] {
 					errs[i] = fmt.Errorf("%w: %w: leg %d, %s", blockdev.ErrIO, errLegTimeout, l.idx, m.opts.IOTimeout)
 				}
 			}

@@ -11,23 +11,11 @@ import (
 // QuotaLimits returns the project's explicit limits (resource -> limit, -1 unlimited). Resources
 // with no row are absent: the caller merges defaults (the "default" quota class, then config).
 func (s *Store) QuotaLimits(ctx context.Context, projectID string) (map[string]int64, error) {
-	rows, err := s.q.QueryContext(ctx, `SELECT resource, hard_limit FROM quotas WHERE project_id = ?`, projectID)
+	all, err := s.QuotaLimitsOf(ctx, projectID)
 	if err != nil {
-		return nil, dbErr("quota limits", err)
+		return nil, err
 	}
-	defer rows.Close()
-	out := map[string]int64{}
-	for rows.Next() {
-		var (
-			r string
-			l int64
-		)
-		if err := rows.Scan(&r, &l); err != nil {
-			return nil, dbErr("scan quota limit", err)
-		}
-		out[r] = l
-	}
-	return out, dbErr("quota limits", rows.Err())
+	return all[projectID], nil
 }
 
 // QuotaLimitsOf is QuotaLimits of several projects (or classes) in one query: project id ->

@@ -276,7 +276,7 @@ func (a *API) RestoreBackup(ctx context.Context, c Caller, id, volumeID, name st
 		if name == "" {
 			name = "restore_backup_" + id
 		}
-		v, err = a.createVolume(ctx, c, CreateVolumeRequest{Size: b.Size, Name: name,
+		v, _, err = a.createVolume(ctx, c, CreateVolumeRequest{Size: b.Size, Name: name,
 			Description: "auto-created_from_restore_from_backup"}, func(s *db.Store, v *model.Volume) error {
 			return takeBackup(s, v, true)
 		})

@@ -194,14 +194,11 @@ func checkLimits(limits, known map[string]int64) error {
 
 // defaultLimits merges built-in defaults < Options.QuotaDefaults < the default class rows.
 func (a *API) defaultLimits(ctx context.Context, s *db.Store) (map[string]int64, error) {
-	out := maps.Clone(builtinQuotas)
-	maps.Copy(out, a.opts.QuotaDefaults)
 	class, err := s.QuotaLimits(ctx, DefaultQuotaClass)
 	if err != nil {
 		return nil, err
 	}
-	maps.Copy(out, class)
-	return out, nil
+	return a.mergeLimits(class), nil
 }
 
 // effectiveLimits is defaultLimits overridden by the project's own rows. Per-type resources are
@@ -211,11 +208,17 @@ func (a *API) effectiveLimits(ctx context.Context, s *db.Store, projectID string
 	if err != nil {
 		return nil, err
 	}
+	return a.mergeLimits(rows[DefaultQuotaClass], rows[projectID]), nil
+}
+
+// mergeLimits is built-in defaults < Options.QuotaDefaults < each of rows in turn.
+func (a *API) mergeLimits(rows ...map[string]int64) map[string]int64 {
 	out := maps.Clone(builtinQuotas)
 	maps.Copy(out, a.opts.QuotaDefaults)
-	maps.Copy(out, rows[DefaultQuotaClass])
-	maps.Copy(out, rows[projectID])
-	return out, nil
+	for _, r := range rows {
+		maps.Copy(out, r)
+	}
+	return out
 }
 
 func limitOr(limits map[string]int64, r string, def int64) int64 {

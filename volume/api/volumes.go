@@ -64,7 +64,7 @@ type source struct {
 // On any error nothing is written. A failed cast is logged only: the sweeper re-drives the
 // pending workflow.
 func (a *API) CreateVolume(ctx context.Context, c Caller, req CreateVolumeRequest) (*model.Volume, error) {
-	v, _, err := a.createVolumeTyped(ctx, c, req, nil)
+	v, _, err := a.createVolume(ctx, c, req, nil)
 	return v, err
 }
 
@@ -72,22 +72,17 @@ func (a *API) CreateVolume(ctx context.Context, c Caller, req CreateVolumeReques
 // it for sure (a public type, or an admin caller), as GetType would: the create response shows
 // its name without reading it again. Nil otherwise.
 func (a *API) CreateVolumeShown(ctx context.Context, c Caller, req CreateVolumeRequest) (*model.Volume, *model.VolumeType, error) {
-	v, vt, err := a.createVolumeTyped(ctx, c, req, nil)
+	v, vt, err := a.createVolume(ctx, c, req, nil)
 	if err != nil || !(vt.IsPublic || c.IsAdmin) {
 		return v, nil, err
 	}
 	return v, vt, nil
 }
 
-// createVolume is CreateVolume; also, when set, runs inside the same transaction once the
-// volume and its workflow are written (a restore takes its backup there).
-func (a *API) createVolume(ctx context.Context, c Caller, req CreateVolumeRequest, also func(s *db.Store, v *model.Volume) error) (*model.Volume, error) {
-	v, _, err := a.createVolumeTyped(ctx, c, req, also)
-	return v, err
-}
-
-// createVolumeTyped is createVolume that also returns the volume's type.
-func (a *API) createVolumeTyped(ctx context.Context, c Caller, req CreateVolumeRequest, also func(s *db.Store, v *model.Volume) error) (*model.Volume, *model.VolumeType, error) {
+// createVolume is CreateVolume that also returns the volume's type; also, when set, runs
+// inside the same transaction once the volume and its workflow are written (a restore takes its
+// backup there).
+func (a *API) createVolume(ctx context.Context, c Caller, req CreateVolumeRequest, also func(s *db.Store, v *model.Volume) error) (*model.Volume, *model.VolumeType, error) {
 	if len(req.Name) > 255 || len(req.Description) > 255 {
 		return nil, nil, model.Errorf(model.ErrInvalid, "Name and description must be at most 255 characters.")
 	}

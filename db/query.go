@@ -431,13 +431,32 @@ func qualify(alias, cols string) string {
 	return strings.Join(parts, ", ")
 }
 
+// scanFunc is a rowScanner made of a function.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
 // withExtra scans a row whose first columns are what a scan function reads and whose last
 // ones go to extra (a joined table's columns).
-type withExtra struct {
-	r     rowScanner
-	extra []any
+func withExtra(r rowScanner, extra ...any) rowScanner {
+	return scanFunc(func(dest ...any) error { return r.Scan(append(dest, extra...)...) })
 }
 
-func (w withExtra) Scan(dest ...any) error {
-	return w.r.Scan(append(dest, w.extra...)...)
+// scanJoined scans one row of r into several scan functions in turn (each gets the next
+// columns, in order) and then extra: a row of a join, each table read by its own scan
+// function. Each scan runs around the one r.Scan, so what it does after its Scan sees the
+// values.
+func scanJoined(r rowScanner, extra []any, scans ...func(rowScanner) error) error {
+	var dest []any
+	var step func(i int) error
+	step = func(i int) error {
+		if i == len(scans) {
+			return r.Scan(append(dest, extra...)...)
+		}
+		return scans[i](scanFunc(func(d ...any) error {
+			dest = append(dest, d...)
+			return step(i + 1)
+		}))
+	}
+	return step(0)
 }

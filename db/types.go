@@ -100,7 +100,7 @@ func (s *Store) getType(ctx context.Context, col, val string) (*model.VolumeType
 	for rows.Next() {
 		var k, v sql.NullString
 		var enc bool
-		r, err := scanType(withExtra{rows, []any{&k, &v, &enc}})
+		r, err := scanType(withExtra(rows, &k, &v, &enc))
 		if err != nil {
 			return nil, dbErr("get volume type", err)
 		}

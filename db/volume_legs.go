@@ -32,18 +32,12 @@ func (s *Store) GetVolumeLegs(ctx context.Context, id string) (*model.Volume, []
 		var (
 			rv *model.Volume
 			l  *model.Leg
+			p  *model.DPV
 		)
-		p, err := scanDPV(scanFunc(func(dd ...any) error {
-			var err error
-			l, err = scanLeg(scanFunc(func(ld ...any) error {
-				var err error
-				rv, err = scanVolume(scanFunc(func(vd ...any) error {
-					return rows.Scan(append(append(append(vd, ld...), dd...), &count)...)
-				}))
-				return err
-			}))
-			return err
-		}))
+		err := scanJoined(rows, []any{&count},
+			func(r rowScanner) (err error) { rv, err = scanVolume(r); return err },
+			func(r rowScanner) (err error) { l, err = scanLeg(r); return err },
+			func(r rowScanner) (err error) { p, err = scanDPV(r); return err })
 		if err != nil {
 			return nil, nil, nil, dbErr("get volume legs", err)
 		}

@@ -32,7 +32,7 @@ func (s *Store) GetVolumeWithType(ctx context.Context, id, project string) (*mod
 			public             sql.NullBool
 			acc                bool
 		)
-		r, err := scanVolume(withExtra{rows, []any{&k, &val, &tid, &tname, &public, &acc}})
+		r, err := scanVolume(withExtra(rows, &k, &val, &tid, &tname, &public, &acc))
 		if err != nil {
 			return nil, nil, false, dbErr("get volume", err)
 		}

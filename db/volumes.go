@@ -95,7 +95,7 @@ func (s *Store) GetVolume(ctx context.Context, id string) (*model.Volume, error)
 	var v *model.Volume
 	for rows.Next() {
 		var k, val sql.NullString
-		r, err := scanVolume(withExtra{rows, []any{&k, &val}})
+		r, err := scanVolume(withExtra(rows, &k, &val))
 		if err != nil {
 			return nil, dbErr("get volume", err)
 		}

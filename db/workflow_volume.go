@@ -7,12 +7,6 @@ import (
 	"github.com/dlvm-project/dlvm/model"
 )
 
-// scanFunc is a rowScanner made of a function: it lets one row feed several scan functions in
-// turn (each one's destinations are handed to the next, the last one scans the row).
-type scanFunc func(dest ...any) error
-
-func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
-
 // GetWorkflowForSchedule reads, in one query, workflow id, its volume (without metadata) and the
 // extra specs of the volume's live type (nil when the volume has no type or it is deleted): what
 // the scheduler places a volume with. The volume is nil when it is missing or deleted (then a
@@ -38,15 +32,12 @@ func (s *Store) GetWorkflowForSchedule(ctx context.Context, id string) (*model.W
 		var (
 			live   bool
 			k, val sql.NullString
+			rw     *model.Workflow
 			rv     *model.Volume
 		)
-		rw, err := scanWorkflow(scanFunc(func(wd ...any) error {
-			var err error
-			rv, err = scanVolume(scanFunc(func(vd ...any) error {
-				return rows.Scan(append(append(wd, vd...), &live, &k, &val)...)
-			}))
-			return err
-		}))
+		err := scanJoined(rows, []any{&live, &k, &val},
+			func(r rowScanner) (err error) { rw, err = scanWorkflow(r); return err },
+			func(r rowScanner) (err error) { rv, err = scanVolume(r); return err })
 		if err != nil {
 			return nil, nil, nil, dbErr("get workflow", err)
 		}

@@ -2,6 +2,7 @@ package tempest
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -9,23 +10,16 @@ import (
 )
 
 // cpuShare is where the CPU of one fio job went, in microseconds per I/O: the whole machine
-// (every non-idle, non-iowait tick of /proc/stat, kernel threads and fio included) and the
-// processes named in cpuGroups.
+// (every non-idle, non-iowait tick of /proc/stat, kernel threads and fio included) and each
+// process group of the cpuMeter.
 type cpuShare struct {
 	AllUs   float64            `json:"machine_us_per_io"`
 	ProcsUs map[string]float64 `json:"process_us_per_io"`
 }
 
 func (c cpuShare) String() string {
-	keys := slices.Sorted(func(yield func(string) bool) {
-		for k := range c.ProcsUs {
-			if !yield(k) {
-				return
-			}
-		}
-	})
 	parts := []string{fmt.Sprintf("machine %.0f", c.AllUs)}
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(c.ProcsUs)) {
 		parts = append(parts, fmt.Sprintf("%s %.0f", k, c.ProcsUs[k]))
 	}
 	return "CPU µs/IO: " + strings.Join(parts, ", ")

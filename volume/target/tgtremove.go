@@ -41,8 +41,15 @@ func (t *Tgt) Deny(ctx context.Context, legID, initiatorIQN string) error {
 			return fmt.Errorf("deny %s on leg %s: %w", initiatorIQN, legID, err)
 		}
 	}
-	if err := t.closeSessions(ctx, tg, initiatorIQN); err != nil {
+	// Sessions are read again now that the initiator can no longer log in: one that logged in
+	// after the first read (a reconnecting initiator) is closed too.
+	if ts, err = t.show(ctx); err != nil {
 		return fmt.Errorf("deny %s on leg %s: %w", initiatorIQN, legID, err)
+	}
+	if tg = find(ts, t.IQN(legID)); tg != nil {
+		if err := t.closeSessions(ctx, tg, initiatorIQN); err != nil {
+			return fmt.Errorf("deny %s on leg %s: %w", initiatorIQN, legID, err)
+		}
 	}
 	t.log.Info("initiator denied", "leg_id", legID, "initiator", initiatorIQN)
 	return nil

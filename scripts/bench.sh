@@ -203,7 +203,22 @@ target_port = $tgt
         start "dpv-$i" dpv-agent --config-file "$CONF"
     done
     wait_http "http://127.0.0.1:$api/" 60
-    sleep 3 # the dpvs' first heartbeats reach the volume manager through RabbitMQ
+    # the dpvs' first heartbeats reach the volume manager through RabbitMQ; an agent that died
+    # (no tgtd, a busy port) stops the bench here with its own words
+    local up=0
+    for _ in $(seq 600); do
+        up=$(mariadb -h 127.0.0.1 -u root -N -e "SELECT COUNT(*) FROM dpvs WHERE state = 'up' AND free_bytes > 0" "$DBNAME")
+        [ "$up" = 3 ] && break
+        for i in 1 2 3; do
+            if ! kill -0 "$(sed -n "s/.*dpv-$i=\([0-9]*\).*/\1/p" <<<"$procs")" 2>/dev/null; then
+                echo "bench: dpv-agent dpv-$i exited:" >&2
+                cat "$dir/dpv-$i.out" "$dir/dpv-$i.log" >&2
+                return 1
+            fi
+        done
+        sleep 0.1
+    done
+    [ "$up" = 3 ] || { echo "bench: only $up of 3 dpvs reported in 60 s" >&2; return 1; }
     bin/dlvm-bench run --env mariadb \
         --desc "dlvm api, scheduler, volume, 3 dpv-agents (file pools, tgtd) as processes; MariaDB, RabbitMQ, upstream Keystone (fernet tokens)" \
         --api "http://127.0.0.1:$api" --auth-url "$KEYSTONE_FERNET_URL/v3" --user admin --password "$KEYSTONE_ADMIN_PASS" --project admin \

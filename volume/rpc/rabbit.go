@@ -27,8 +27,13 @@ type RabbitOptions struct {
 	Log       *slog.Logger
 }
 
-// Rabbit is the RabbitMQ transport: durable queues, persistent messages, publisher confirms,
-// manual acks, and reconnection with jittered exponential backoff. Safe for concurrent use.
+// Rabbit is the RabbitMQ transport: durable queues, publisher confirms, manual acks, and
+// reconnection with jittered exponential backoff. Safe for concurrent use.
+//
+// Messages are transient (delivery mode 1): they only wake a service, the work is in the
+// database, and the volume manager's sweep casts a pending workflow again when its message was
+// lost, so the broker need not write each one to disk before confirming it. A broker restart
+// drops what was queued; the durable queues stay.
 type Rabbit struct {
 	opts RabbitOptions
 	log  *slog.Logger
@@ -219,7 +224,7 @@ func (r *Rabbit) send(ctx context.Context, ch *amqp.Channel, topic string, body 
 		r.declared[topic] = true
 	}
 	return ch.PublishWithDeferredConfirmWithContext(ctx, r.opts.Exchange, topic, true, false, amqp.Publishing{
-		ContentType: "application/json", DeliveryMode: amqp.Persistent, Body: body, Timestamp: time.Now(),
+		ContentType: "application/json", DeliveryMode: amqp.Transient, Body: body, Timestamp: time.Now(),
 	})
 }
 

@@ -18,8 +18,8 @@ type Caster interface {
 
 // StatsSource is the part of a pool the heartbeat reads.
 type StatsSource interface {
-	// Stats reports the pool's capacity; read-only.
-	Stats(ctx context.Context) (pool.Stats, error)
+	// Capacity reports the pool's Total and Free bytes; read-only.
+	Capacity(ctx context.Context) (pool.Stats, error)
 	// Type is the pool type ("file" or "lvm").
 	Type() string
 }
@@ -48,7 +48,7 @@ func RunHeartbeat(ctx context.Context, p StatsSource, caster Caster, hb rpc.DPVH
 }
 
 func beat(ctx context.Context, p StatsSource, caster Caster, hb rpc.DPVHeartbeat, log *slog.Logger) {
-	st, err := p.Stats(ctx)
+	st, err := p.Capacity(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			log.Warn("dpv heartbeat: pool stats", "dpv", hb.Name, "err", err)

@@ -19,7 +19,7 @@ type fakeStats struct {
 	err  error
 }
 
-func (f *fakeStats) Stats(context.Context) (pool.Stats, error) {
+func (f *fakeStats) Capacity(context.Context) (pool.Stats, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.free -= 10

@@ -152,21 +152,42 @@ func (p *File) ListLegs(_ context.Context) ([]LegInfo, error) {
 // user sees it) unless capped by FileOptions.CapacityBytes, Provisioned the sum of leg and
 // snapshot sizes.
 func (p *File) Stats(ctx context.Context) (Stats, error) {
-	var fsst unix.Statfs_t
-	if err := unix.Statfs(p.dir, &fsst); err != nil {
-		return Stats{}, fmt.Errorf("statfs %s: %w", p.dir, err)
-	}
 	legs, err := p.ListLegs(ctx)
 	if err != nil {
 		return Stats{}, err
 	}
-	s := Stats{TotalBytes: int64(fsst.Blocks) * fsst.Bsize, FreeBytes: int64(fsst.Bavail) * fsst.Bsize}
-	var used int64
+	s, err := p.capacity(legs)
 	for _, l := range legs {
 		s.ProvisionedBytes += l.SizeBytes
-		used += l.AllocatedBytes
 	}
+	return s, err
+}
+
+// Capacity implements Pool: a statfs, plus a walk of the legs only under
+// FileOptions.CapacityBytes (Free is then the cap less what the legs use).
+func (p *File) Capacity(ctx context.Context) (Stats, error) {
+	var legs []LegInfo
+	if p.opts.CapacityBytes > 0 {
+		var err error
+		if legs, err = p.ListLegs(ctx); err != nil {
+			return Stats{}, err
+		}
+	}
+	return p.capacity(legs)
+}
+
+// capacity is Total and Free given the pool's legs (read only under a capacity cap).
+func (p *File) capacity(legs []LegInfo) (Stats, error) {
+	var fsst unix.Statfs_t
+	if err := unix.Statfs(p.dir, &fsst); err != nil {
+		return Stats{}, fmt.Errorf("statfs %s: %w", p.dir, err)
+	}
+	s := Stats{TotalBytes: int64(fsst.Blocks) * fsst.Bsize, FreeBytes: int64(fsst.Bavail) * fsst.Bsize}
 	if c := p.opts.CapacityBytes; c > 0 {
+		var used int64
+		for _, l := range legs {
+			used += l.AllocatedBytes
+		}
 		s.TotalBytes = c
 		s.FreeBytes = max(0, min(s.FreeBytes, c-used))
 	}

@@ -131,6 +131,10 @@ func TestFileLifecycle(t *testing.T) {
 			require.Positive(t, st.TotalBytes)
 			require.Positive(t, st.FreeBytes)
 			require.LessOrEqual(t, st.FreeBytes, st.TotalBytes)
+			c, err := p.Capacity(ctx)
+			require.NoError(t, err)
+			require.Equal(t, st.TotalBytes, c.TotalBytes)
+			require.Zero(t, c.ProvisionedBytes)
 
 			require.NoError(t, p.DeleteLeg(ctx, "vol"))
 			require.NoError(t, p.DeleteLeg(ctx, "vol"))
@@ -228,6 +232,9 @@ func TestFileCapacity(t *testing.T) {
 			st, err := p.Stats(ctx)
 			require.NoError(t, err)
 			require.Equal(t, Stats{TotalBytes: tt.wantTotal, FreeBytes: tt.wantFree, ProvisionedBytes: 128 * mib}, st)
+			c, err := p.Capacity(ctx)
+			require.NoError(t, err)
+			require.Equal(t, Stats{TotalBytes: tt.wantTotal, FreeBytes: tt.wantFree}, c, "the heartbeat's figures are Stats' less Provisioned")
 		})
 	}
 }

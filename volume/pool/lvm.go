@@ -155,6 +155,22 @@ func (p *LVM) ListLegs(ctx context.Context) ([]LegInfo, error) {
 // Stats implements Pool: Total is the thin pool's data size, Free its unused part, Provisioned
 // the sum of this pool's leg and snapshot sizes.
 func (p *LVM) Stats(ctx context.Context) (Stats, error) {
+	s, err := p.Capacity(ctx)
+	if err != nil {
+		return Stats{}, err
+	}
+	legs, err := p.ListLegs(ctx)
+	if err != nil {
+		return Stats{}, err
+	}
+	for _, l := range legs {
+		s.ProvisionedBytes += l.SizeBytes
+	}
+	return s, nil
+}
+
+// Capacity implements Pool: one lvs of the thin pool.
+func (p *LVM) Capacity(ctx context.Context) (Stats, error) {
 	out, err := p.run(ctx, "lvs", "--noheadings", "--separator", "|", "--units", "b", "--nosuffix",
 		"-o", "lv_size,data_percent", p.vg+"/"+p.thin)
 	if err != nil {
@@ -172,15 +188,7 @@ func (p *LVM) Stats(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("lvm pool: lvs data_percent %q: %w", f[1], err)
 	}
-	s := Stats{TotalBytes: total, FreeBytes: total - int64(pct/100*float64(total))}
-	legs, err := p.ListLegs(ctx)
-	if err != nil {
-		return Stats{}, err
-	}
-	for _, l := range legs {
-		s.ProvisionedBytes += l.SizeBytes
-	}
-	return s, nil
+	return Stats{TotalBytes: total, FreeBytes: total - int64(pct/100*float64(total))}, nil
 }
 
 // extentSize returns the VG's extent size in bytes.

@@ -176,6 +176,9 @@ func TestLVMState(t *testing.T) {
 	st, err := p.Stats(ctx)
 	require.NoError(t, err)
 	require.Equal(t, Stats{TotalBytes: 1 << 30, FreeBytes: 1<<30 - (1<<30)/8, ProvisionedBytes: 44 << 20}, st)
+	c, err := p.Capacity(ctx)
+	require.NoError(t, err)
+	require.Equal(t, Stats{TotalBytes: 1 << 30, FreeBytes: 1<<30 - (1<<30)/8}, c)
 	require.Equal(t, "/dev/vg/dlvm-leg1", p.DevicePath("leg1"))
 
 	// An interrupted clone (snapshot made, extend not) is finished by a retry.

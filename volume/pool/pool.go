@@ -44,6 +44,9 @@ type Pool interface {
 	ListLegs(ctx context.Context) ([]LegInfo, error)
 	// Stats reports the pool's capacity.
 	Stats(ctx context.Context) (Stats, error)
+	// Capacity is Stats without ProvisionedBytes (left 0), for the dpv's heartbeat: it reads
+	// every leg only where Free depends on them.
+	Capacity(ctx context.Context) (Stats, error)
 	// DevicePath is the file or block device holding id's bytes (for the iSCSI target and the
 	// agent's data endpoint). It does no I/O: the path may not exist.
 	DevicePath(id string) string

@@ -190,9 +190,6 @@ func (a *API) createVolume(ctx context.Context, c Caller, req CreateVolumeReques
 		if err := a.checkTypeQuota(ctx, s, c.ProjectID, vt, limits, 1, int64(size), 0); err != nil {
 			return err
 		}
-		if err := s.Reserve(ctx, c.ProjectID, map[string]int64{model.ResVolumes: 1, model.ResGigabytes: int64(size)}, limits); err != nil {
-			return err
-		}
 		if err := s.CreateVolume(ctx, v); err != nil {
 			return err
 		}
@@ -200,9 +197,13 @@ func (a *API) createVolume(ctx context.Context, c Caller, req CreateVolumeReques
 			return err
 		}
 		if also != nil {
-			return also(s, v)
+			if err := also(s, v); err != nil {
+				return err
+			}
 		}
-		return nil
+		// Last, just before the commit: the project's usage rows are the one thing every create
+		// of the project writes, and their row locks are held from here to the commit.
+		return s.Reserve(ctx, c.ProjectID, map[string]int64{model.ResVolumes: 1, model.ResGigabytes: int64(size)}, limits)
 	})
 	if err != nil {
 		return nil, nil, err

@@ -230,6 +230,7 @@ target_port = $tgt
 
 for e in $ENVS; do
     echo "bench: $e" >&2
+    sync # what the previous environment wrote is not written back while this one is measured
     "bench_$e"
 done
 bin/dlvm-bench report --out "$OUT" "${PARTS[@]}"

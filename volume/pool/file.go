@@ -157,10 +157,13 @@ func (p *File) Stats(ctx context.Context) (Stats, error) {
 		return Stats{}, err
 	}
 	s, err := p.capacity(legs)
+	if err != nil {
+		return Stats{}, err
+	}
 	for _, l := range legs {
 		s.ProvisionedBytes += l.SizeBytes
 	}
-	return s, err
+	return s, nil
 }
 
 // Capacity implements Pool: a statfs, plus a walk of the legs only under

@@ -160,9 +160,7 @@ func (p *File) Stats(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	for _, l := range legs {
-		s.ProvisionedBytes += l.SizeBytes
-	}
+	s.ProvisionedBytes = provisioned(legs)
 	return s, nil
 }
 

@@ -70,6 +70,15 @@ type Stats struct {
 	ProvisionedBytes int64 `json:"provisioned_bytes"`
 }
 
+// provisioned is the sum of the legs' sizes (Stats.ProvisionedBytes).
+func provisioned(legs []LegInfo) int64 {
+	var n int64
+	for _, l := range legs {
+		n += l.SizeBytes
+	}
+	return n
+}
+
 var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,63}$`)
 
 // ValidID reports whether id may name a leg: 1 to 64 characters of ASCII letters, digits and

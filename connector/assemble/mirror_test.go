@@ -78,6 +78,8 @@ type workload struct {
 	mu     sync.Mutex
 	acked  map[int64][]byte
 	writes atomic.Int64
+	// onWrite, when set, runs after each acknowledged write with the number acknowledged so far.
+	onWrite func(n int64)
 }
 
 func (w *workload) run(t *testing.T, workers int, stop <-chan struct{}, maxOps int) {
@@ -98,7 +100,9 @@ func (w *workload) run(t *testing.T, workers int, stop <-chan struct{}, maxOps i
 				w.mu.Lock()
 				w.acked[s] = data
 				w.mu.Unlock()
-				w.writes.Add(1)
+				if n := w.writes.Add(1); w.onWrite != nil {
+					w.onWrite(n)
+				}
 				got := make([]byte, w.slot)
 				_, err = w.m.ReadAt(got, s*w.slot)
 				require.NoError(t, err, "read failed while a leg is healthy")
@@ -138,17 +142,19 @@ func TestMirrorLegFailsMidWorkload(t *testing.T) {
 			tc.opts.RegionSize, tc.opts.OnLegState = 16<<10, ev.on
 			m := newMirror(t, legs, tc.opts)
 			w := &workload{m: m, slot: 3000, slots: size / 3000, acked: map[int64][]byte{}}
+			// The fault comes at the 200th acknowledged write and the workload stops at the
+			// 600th, counted by the writers themselves: a goroutine polling the count could
+			// wake only after the writers (memory legs are fast) had passed both marks, and then
+			// no write would meet the fault.
 			stop := make(chan struct{})
-			go func() {
-				for w.writes.Load() < 200 {
-					time.Sleep(time.Millisecond)
+			w.onWrite = func(n int64) {
+				switch n {
+				case 200:
+					fs[1].Set(tc.fault)
+				case 600:
+					close(stop)
 				}
-				fs[1].Set(tc.fault)
-				for w.writes.Load() < 600 {
-					time.Sleep(time.Millisecond)
-				}
-				close(stop)
-			}()
+			}
 			w.run(t, 6, stop, 1<<30)
 			require.Equal(t, []LegState{LegOK, LegFailed}, m.Health())
 			require.Equal(t, []string{"1:failed"}, ev.list())

@@ -68,7 +68,7 @@ bench-data: build
 # Keystone, driven by bin/dlvm-bench with 100, 1,000 and 10,000 volumes; a table and bench.json.
 # BENCH_ENVS, BENCH_COUNTS, BENCH_DURATION, BENCH_CONNECTIONS, BENCH_OUT: see scripts/bench.sh.
 bench: build
-	@scripts/deps.sh run
+	@scripts/deps.sh test
 	scripts/bench.sh
 
 clean:

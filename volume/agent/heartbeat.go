@@ -16,8 +16,8 @@ type Caster interface {
 	Cast(ctx context.Context, topic, method string, args any) error
 }
 
-// StatsSource is the part of a pool the heartbeat reads.
-type StatsSource interface {
+// CapacitySource is the part of a pool the heartbeat reads.
+type CapacitySource interface {
 	// Capacity reports the pool's Total and Free bytes; read-only.
 	Capacity(ctx context.Context) (pool.Stats, error)
 	// Type is the pool type ("file" or "lvm").
@@ -28,7 +28,7 @@ type StatsSource interface {
 // interval until ctx ends, each time a copy of hb with the pool's fresh Total/Free bytes (and
 // PoolType when hb leaves it empty). Failures are logged and retried at the next tick. It
 // returns ctx's error.
-func RunHeartbeat(ctx context.Context, p StatsSource, caster Caster, hb rpc.DPVHeartbeat, interval time.Duration, log *slog.Logger) error {
+func RunHeartbeat(ctx context.Context, p CapacitySource, caster Caster, hb rpc.DPVHeartbeat, interval time.Duration, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -47,7 +47,7 @@ func RunHeartbeat(ctx context.Context, p StatsSource, caster Caster, hb rpc.DPVH
 	}
 }
 
-func beat(ctx context.Context, p StatsSource, caster Caster, hb rpc.DPVHeartbeat, log *slog.Logger) {
+func beat(ctx context.Context, p CapacitySource, caster Caster, hb rpc.DPVHeartbeat, log *slog.Logger) {
 	st, err := p.Capacity(ctx)
 	if err != nil {
 		if ctx.Err() == nil {

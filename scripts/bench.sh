@@ -187,6 +187,7 @@ max_over_subscription_ratio = 1000
     start scheduler scheduler --config-file "$CONF"
     conf volume
     start volume volume --config-file "$CONF"
+    local dpv_pids=() # dpv-1..3, watched until they report
     for i in 1 2 3; do
         local port tgt
         alloc port; alloc tgt
@@ -201,6 +202,7 @@ pool_dir = $dir/dpv-$i
 target_port = $tgt
 "
         start "dpv-$i" dpv-agent --config-file "$CONF"
+        dpv_pids+=("$!")
     done
     wait_http "http://127.0.0.1:$api/" 60
     # the dpvs' first heartbeats reach the volume manager through RabbitMQ; an agent that died
@@ -210,7 +212,7 @@ target_port = $tgt
         up=$(mariadb -h 127.0.0.1 -u root -N -e "SELECT COUNT(*) FROM dpvs WHERE state = 'up' AND free_bytes > 0" "$DBNAME")
         [ "$up" = 3 ] && break
         for i in 1 2 3; do
-            if ! kill -0 "$(sed -n "s/.*dpv-$i=\([0-9]*\).*/\1/p" <<<"$procs")" 2>/dev/null; then
+            if ! kill -0 "${dpv_pids[i - 1]}" 2>/dev/null; then
                 echo "bench: dpv-agent dpv-$i exited:" >&2
                 cat "$dir/dpv-$i.out" "$dir/dpv-$i.log" >&2
                 return 1
